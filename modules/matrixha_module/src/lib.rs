@@ -1,0 +1,32 @@
+//! The Ansible binary-module protocol for matrixha modules, and the helpers they share.
+//!
+//! A module implements [`Module`]; its `main` is one line:
+//! `fn main() { matrixha_module::run_module::<CoturnConfig>() }`.
+
+mod args;
+pub mod file;
+#[cfg(feature = "http")]
+pub mod http;
+mod outcome;
+mod runner;
+mod secret;
+pub mod systemd;
+pub mod textdiff;
+pub mod wait;
+
+pub use args::{parse_args, Ctx};
+pub use outcome::{Diff, ModuleError, Outcome};
+pub use runner::{render_panic, run_module, run_with_args};
+pub use secret::Secret;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+/// One Ansible module: typed parameters in, an [`Outcome`] or a [`ModuleError`] out.
+pub trait Module {
+    /// The short module name (`coturn_config`), used in messages.
+    const NAME: &'static str;
+    /// What the task asked for. `Serialize` produces `invocation.module_args`;
+    /// [`Secret`] fields serialise masked.
+    type Params: DeserializeOwned + Serialize;
+    fn run(params: Self::Params, ctx: &Ctx) -> Result<Outcome, ModuleError>;
+}
