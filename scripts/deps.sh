@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need on a Debian 12 machine, when missing:
+# Debian packages (services the tests run for real), the Rust musl targets, .venv/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# One package list for everything; each line says who needs it.
+packages=(
+  musl-tools clang lld          # musl builds; C code in crates for aarch64
+  postgresql postgresql-contrib # live tests: patroni_cluster, pgbouncer_pool
+  pgbouncer                     # live tests: pgbouncer_pool
+  patroni etcd-server etcd-client # live tests: patroni_cluster (Debian's Patroni 3.0.2)
+  haproxy keepalived            # config checks, lab images
+  coturn                        # live tests: coturn_config
+  debootstrap docker.io         # the lab
+  jq curl ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Services are started by the tests that need them, on private ports.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null; then
+  installed=$(rustup target list --installed)
+  for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    grep -qx "$t" <<<"$installed" || rustup target add "$t"
+  done
+fi
+
+scripts/venv.sh
