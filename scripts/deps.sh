@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # One package list for everything; each line says who needs it.
 packages=(
-  musl-tools clang lld          # musl builds; C code in crates for aarch64
+  musl-tools clang llvm         # musl builds; C code in crates for aarch64 (clang, llvm-ar)
   postgresql postgresql-contrib # live tests: patroni_cluster, pgbouncer_pool
   pgbouncer                     # live tests: pgbouncer_pool
   patroni etcd-server etcd-client # live tests: patroni_cluster (Debian's Patroni 3.0.2)
