@@ -10,6 +10,7 @@ pub mod http;
 mod outcome;
 mod runner;
 mod secret;
+pub mod sizing;
 pub mod systemd;
 pub mod textdiff;
 pub mod wait;
