@@ -13,6 +13,7 @@ packages=(
   haproxy keepalived            # config checks, lab images
   coturn                        # live tests: coturn_config
   debootstrap docker.io         # the lab
+  qemu-user-static              # runs the aarch64 module binaries in tests
   jq curl ca-certificates
 )
 missing=()
