@@ -1,12 +1,17 @@
-//! Keep coturn's `turnserver.conf` as the inventory says: rendered, validated, written atomically.
+//! Keep coturn's `turnserver.conf` as the inventory says (validated, written atomically), and probe TURN servers.
 
 pub mod apply;
+pub mod certs;
 pub mod observe;
 pub mod params;
+pub mod peers;
+pub mod plan;
+pub mod probe;
 pub mod render;
+pub mod version;
 
 use matrixha_module::{Ctx, Module, ModuleError, Outcome};
-pub use params::Params;
+pub use params::{ConfigParams, Params, ProbeParams};
 
 pub struct CoturnConfig;
 
@@ -15,27 +20,44 @@ impl Module for CoturnConfig {
     type Params = Params;
 
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
-        p.validate()?;
-        let want = render::turnserver_conf(&p);
-        let now = observe::state(&p)?;
-        let content_changes = now.content.as_deref() != Some(want.as_str());
-        let owner_changes =
-            matrixha_module::file::ownership_differs(&p.ownership()?, now.ownership.as_ref());
-        let changed = content_changes || owner_changes;
-        if changed && !ctx.check_mode {
-            apply::write(&p, &want, content_changes)?;
+        match p {
+            Params::Config(c) => configure(&c, ctx),
+            // A probe changes nothing, so it runs in check mode too.
+            Params::Probe(pr) => probe::run(&pr),
         }
-        let mut out = Outcome::changed_if(changed)
-            .field("path", &p.path)
-            .field("turn_uris", render::turn_uris(&p))
-            .field("restarted", changed && content_changes && !ctx.check_mode && p.service_action_runs());
-        if content_changes {
-            out = out.diff(
-                &p.path,
-                render::masked(&now.content.unwrap_or_default(), &p),
-                render::masked(&want, &p),
-            );
-        }
-        Ok(out)
     }
+}
+
+fn configure(p: &ConfigParams, ctx: &Ctx) -> Result<Outcome, ModuleError> {
+    p.validate()?;
+    let own = p.ownership()?;
+    let peers = peers::Restrictions::from_params(p)?;
+    let mut warnings = peers.warnings.clone();
+    if let (Some(cert), Some(pkey)) = (&p.cert, &p.pkey) {
+        warnings.extend(certs::check(cert, pkey, p.host_name(), &p.service_user)?.warnings);
+    }
+    let version = observe::coturn_version(p)?;
+    let want = render::turnserver_conf(p, &peers, version);
+    let now = observe::state(p)?;
+    let changes = plan::changes(p, &want, &own, &now);
+    let content_changes = changes.iter().any(|c| matches!(c, plan::Change::WriteConfig { content_changes: true, .. }));
+    if !ctx.check_mode {
+        apply::changes(p, &want, &own, &changes)?;
+    }
+    let mut out = Outcome::changed_if(!changes.is_empty())
+        .field("path", &p.path)
+        .field("coturn_version", version.to_string())
+        .field("turn_uris", render::turn_uris(p))
+        .field("changes", &changes)
+        .field("denied_peer_ips", peers.denied.iter().map(|r| r.range.coturn()).collect::<Vec<_>>())
+        .field("allowed_peer_ips", peers.allowed.iter().map(|r| r.range.coturn()).collect::<Vec<_>>())
+        .field("restarted", !ctx.check_mode && changes.iter().any(|c| matches!(c, plan::Change::RestartService { .. })));
+    if content_changes {
+        // Before = what the host has, after = the plan's file; the secret masked in both.
+        out = out.diff(&p.path, render::masked(now.content.as_deref().unwrap_or_default(), p), render::masked(&want, p));
+    }
+    for w in warnings {
+        out = out.warn(w);
+    }
+    Ok(out)
 }

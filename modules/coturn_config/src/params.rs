@@ -1,18 +1,71 @@
-//! What the task asked for: coturn settings, typed and validated without touching the host.
+//! What the task asked for: coturn settings or a probe, typed and validated without touching the host.
 
+use crate::peers;
 use matrixha_module::file::{parse_mode, Ownership};
 use matrixha_module::systemd::ServiceAction;
 use matrixha_module::{ModuleError, Secret};
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::net::IpAddr;
+
+/// The module does one of two things, chosen by `state`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Params {
+    /// `state: present` (default): keep `turnserver.conf` as asked.
+    Config(Box<ConfigParams>),
+    /// `state: probe`: allocate a relay on each target over each transport.
+    Probe(ProbeParams),
+}
+
+/// `state` picks the parameter set, so a probe task is not asked for a realm and
+/// a config task rejects probe-only options by name (`deny_unknown_fields`).
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Params, D::Error> {
+        let value = Value::deserialize(d)?;
+        let state = value.get("state").cloned().unwrap_or(Value::String("present".into()));
+        let inner = |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            let msg = e.inner().to_string();
+            if path.is_empty() || path == "." {
+                de::Error::custom(msg)
+            } else {
+                de::Error::custom(format!("{path}: {msg}"))
+            }
+        };
+        match state.as_str() {
+            Some("present") => serde_path_to_error::deserialize(value).map(|c| Params::Config(Box::new(c))).map_err(inner),
+            Some("probe") => serde_path_to_error::deserialize(value).map(Params::Probe).map_err(inner),
+            _ => Err(de::Error::custom("state: must be 'present' (write turnserver.conf) or 'probe' (test TURN servers)")),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum PresentState {
+    #[default]
+    Present,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeState {
+    #[default]
+    Probe,
+}
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Params {
+pub struct ConfigParams {
+    #[serde(default)]
+    pub state: PresentState,
     #[serde(default = "default_path")]
     pub path: String,
-    /// The TURN realm; Synapse's `turn_uris` and coturn must agree on it.
+    /// The TURN realm (coturn answers 401 with it; clients hash credentials with it).
     pub realm: String,
+    /// The name in `turn_uris` and the name the TLS certificate must carry; defaults to `realm`.
     #[serde(default)]
     pub server_name: Option<String>,
     /// Shared with Synapse (`turn_shared_secret`); ephemeral credentials derive from it.
@@ -36,15 +89,36 @@ pub struct Params {
     pub cert: Option<String>,
     #[serde(default)]
     pub pkey: Option<String>,
-    /// Peer ranges TURN may not relay to (`denied-peer-ip`), as `a.b.c.d-e.f.g.h` or CIDR.
+    /// The user coturn runs as; cert and pkey must be readable by it. `""` skips the check.
+    #[serde(default = "default_service_user")]
+    pub service_user: String,
+    /// Subnets of servers TURN must never relay to (DB, storage, management, service), DN-14.
+    #[serde(default)]
+    pub server_subnets: Vec<String>,
+    /// Subnets where clients live; relaying to them stays allowed, DN-14.
+    #[serde(default)]
+    pub client_subnets: Vec<String>,
+    /// Also deny every private range (RFC 1918, RFC 6598, fc00::/7): for TURN facing the internet.
+    #[serde(default)]
+    pub deny_private_ranges: bool,
+    /// Extra `denied-peer-ip` ranges, as CIDR or `first-last`.
     #[serde(default)]
     pub denied_peer_ips: Vec<String>,
+    /// Extra `allowed-peer-ip` ranges (allowed wins over denied in coturn).
     #[serde(default)]
     pub allowed_peer_ips: Vec<String>,
     #[serde(default = "default_user_quota")]
     pub user_quota: u32,
     #[serde(default = "default_total_quota")]
     pub total_quota: u32,
+    /// `log-file`; without it coturn logs to syslog (the journal).
+    #[serde(default)]
+    pub log_file: Option<String>,
+    #[serde(default)]
+    pub verbose: bool,
+    /// coturn's version (`4.6.1`); detected with `turnserver --version` when absent.
+    #[serde(default)]
+    pub coturn_version: Option<String>,
     #[serde(default)]
     pub owner: Option<String>,
     #[serde(default)]
@@ -57,6 +131,75 @@ pub struct Params {
     pub service_action: ServiceAction,
     #[serde(default)]
     pub backup: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeParams {
+    pub state: ProbeState,
+    /// The secret coturn is configured with; the probe derives credentials as Synapse does.
+    pub static_auth_secret: Secret,
+    pub targets: Vec<ProbeTarget>,
+    #[serde(default = "default_transports")]
+    pub transports: Vec<Transport>,
+    /// Peers to ask a permission for; empty means the probe's own mapped address.
+    #[serde(default)]
+    pub peers: Vec<IpAddr>,
+    /// Peers the server must refuse (403): proves the peer restrictions are in force.
+    #[serde(default)]
+    pub denied_peers: Vec<IpAddr>,
+    /// The user part of the ephemeral username (`<expiry>:<user>`).
+    #[serde(default = "default_probe_user")]
+    pub user: String,
+    /// Seconds the ephemeral credentials stay valid.
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+    /// A literal username instead of `<now+ttl>:<user>`; for testing rejected credentials.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// PEM file of the CA that signed the TURN certificate; system roots when absent.
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    #[serde(default = "default_true")]
+    pub validate_certs: bool,
+    /// Seconds allowed for each target and transport.
+    #[serde(default = "default_timeout")]
+    pub timeout: u32,
+    /// Fail the task when any check fails (the results are in the message).
+    #[serde(default = "default_true")]
+    pub fail_on_error: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeTarget {
+    /// Address or name to connect to.
+    pub host: String,
+    #[serde(default = "default_listening_port")]
+    pub port: u16,
+    #[serde(default = "default_tls_listening_port")]
+    pub tls_port: u16,
+    /// Name the TLS certificate must carry; defaults to `host`.
+    #[serde(default)]
+    pub tls_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+        }
+    }
 }
 
 fn default_path() -> String {
@@ -86,17 +229,69 @@ fn default_mode() -> String {
 fn default_service() -> String {
     "coturn".into()
 }
+fn default_service_user() -> String {
+    // Debian's coturn.service runs `User=turnserver`.
+    "turnserver".into()
+}
 fn default_service_action() -> ServiceAction {
     // coturn re-reads only its certificates on SIGHUP; listeners and secrets need a restart.
     ServiceAction::Restart
+}
+fn default_transports() -> Vec<Transport> {
+    vec![Transport::Udp, Transport::Tcp, Transport::Tls]
+}
+fn default_probe_user() -> String {
+    "matrixha-probe".into()
+}
+fn default_ttl() -> u32 {
+    600
+}
+fn default_timeout() -> u32 {
+    5
+}
+fn default_true() -> bool {
+    true
 }
 
 /// coturn computes HMAC over the secret; below this, brute force of captured credentials is practical.
 pub const MIN_SECRET_LEN: usize = 32;
 
-impl Params {
+fn no_comment(name: &str, v: &str) -> Result<(), ModuleError> {
+    if v.contains('#') || v.contains('\n') || v.contains('\r') {
+        return Err(ModuleError::param(
+            name,
+            "contains '#' or a line break; coturn reads everything after '=' up to the line end as the value (DN-14)",
+            "remove it",
+        ));
+    }
+    Ok(())
+}
+
+fn check_secret(s: &Secret) -> Result<(), ModuleError> {
+    if s.expose().len() < MIN_SECRET_LEN {
+        return Err(ModuleError::param(
+            "static_auth_secret",
+            format!("is shorter than {MIN_SECRET_LEN} characters"),
+            "generate one with `openssl rand -hex 32` and keep it in Ansible Vault",
+        ));
+    }
+    if s.expose().chars().any(|c| c.is_whitespace() || c == '#' || c.is_control()) {
+        return Err(ModuleError::param(
+            "static_auth_secret",
+            "contains whitespace, '#' or a control character, which coturn's parser cuts",
+            "use a hex or base64 secret",
+        ));
+    }
+    Ok(())
+}
+
+impl ConfigParams {
     pub fn tls(&self) -> bool {
         self.cert.is_some()
+    }
+
+    pub fn host_name(&self) -> &str {
+        self.server_name.as_deref().unwrap_or(&self.realm)
     }
 
     pub fn service_action_runs(&self) -> bool {
@@ -107,9 +302,7 @@ impl Params {
         Ok(Ownership {
             owner: self.owner.clone(),
             group: self.group.clone(),
-            mode: Some(parse_mode(&self.mode).map_err(|e| {
-                ModuleError::param("mode", e, "quote it in YAML: mode: '0640'")
-            })?),
+            mode: Some(parse_mode(&self.mode).map_err(|e| ModuleError::param("mode", e, "quote it in YAML: mode: '0640'"))?),
         })
     }
 
@@ -121,18 +314,12 @@ impl Params {
         if self.realm.trim().is_empty() || self.realm.contains(char::is_whitespace) {
             return Err(ModuleError::param("realm", "must be a non-empty name without spaces", "use the TURN domain, e.g. turn.example.org"));
         }
-        if self.static_auth_secret.expose().len() < MIN_SECRET_LEN {
-            return Err(ModuleError::param(
-                "static_auth_secret",
-                format!("is shorter than {MIN_SECRET_LEN} characters"),
-                "generate one with `matrixha secrets` or `openssl rand -hex 32`",
-            ));
-        }
-        if self.static_auth_secret.expose().chars().any(|c| c.is_whitespace() || c == '#') {
-            return Err(ModuleError::param("static_auth_secret", "contains whitespace or '#', which coturn's parser cuts", "use a hex or base64 secret"));
-        }
+        check_secret(&self.static_auth_secret)?;
         if self.listening_ips.is_empty() {
             return Err(ModuleError::param("listening_ips", "is empty", "list this node's address(es); coturn would otherwise listen on every interface"));
+        }
+        if let Some(ip) = self.listening_ips.iter().chain(&self.relay_ips).find(|ip| ip.is_unspecified()) {
+            return Err(ModuleError::param("listening_ips", format!("{ip} is the wildcard address"), "give the node's own address (DN-1: other services share the host)"));
         }
         for (name, port) in [("listening_port", self.listening_port), ("tls_listening_port", self.tls_listening_port), ("min_port", self.min_port), ("max_port", self.max_port)] {
             if port == 0 {
@@ -145,28 +332,137 @@ impl Params {
         if self.min_port >= self.max_port {
             return Err(ModuleError::param("min_port", format!("{} is not below max_port {}", self.min_port, self.max_port), "give a relay range such as 49152-65535"));
         }
-        // Relay ports must not collide with the listeners or with ports other services bind.
-        if self.min_port < 1024 {
-            return Err(ModuleError::param("min_port", format!("{} is a privileged port", self.min_port), "use the ephemeral range, 49152 or above"));
+        // Relay ports come from the ephemeral range (RFC 6335 §6: 49152-65535), where
+        // no service listens; below it they could collide with ports other daemons bind.
+        if self.min_port < 49152 {
+            return Err(ModuleError::param(
+                "min_port",
+                format!("{} lies below the ephemeral range 49152-65535", self.min_port),
+                "keep the relay range inside 49152-65535 (RFC 6335), e.g. min_port: 49152",
+            ));
         }
         for (name, port) in [("listening_port", self.listening_port), ("tls_listening_port", self.tls_listening_port)] {
             if (self.min_port..=self.max_port).contains(&port) {
-                return Err(ModuleError::param(name, format!("{port} lies inside the relay range {}-{}", self.min_port, self.max_port), "move the relay range above the listener ports"));
+                return Err(ModuleError::param(name, format!("{port} lies inside the relay range {}-{}", self.min_port, self.max_port), "keep listeners below 49152 (3478 and 5349)"));
             }
         }
         if self.cert.is_some() != self.pkey.is_some() {
             return Err(ModuleError::param("pkey", "cert and pkey must be given together", "set both for TURN over TLS, or neither"));
         }
-        for (name, list) in [("denied_peer_ips", &self.denied_peer_ips), ("allowed_peer_ips", &self.allowed_peer_ips)] {
-            for r in list {
-                crate::render::peer_range(r).map_err(|e| ModuleError::param(name, e, "write ranges as 10.0.3.0/24 or 10.0.3.0-10.0.3.255"))?;
+        for (name, v) in [("cert", &self.cert), ("pkey", &self.pkey), ("log_file", &self.log_file)] {
+            if let Some(v) = v {
+                if !v.starts_with('/') {
+                    return Err(ModuleError::param(name, format!("'{v}' is not absolute"), "give the full path"));
+                }
+                no_comment(name, v)?;
+                if v.contains(char::is_whitespace) {
+                    return Err(ModuleError::param(name, "contains whitespace", "use a path without spaces"));
+                }
             }
         }
-        for (name, v) in [("realm", &self.realm), ("external_ip", self.external_ip.as_ref().unwrap_or(&String::new())), ("server_name", self.server_name.as_ref().unwrap_or(&String::new()))] {
-            if v.contains('#') || v.contains('\n') {
-                return Err(ModuleError::param(name, "contains '#' or a newline; coturn reads the rest of the line as part of the value", "remove it"));
+        for (name, v) in [("realm", Some(&self.realm)), ("external_ip", self.external_ip.as_ref()), ("server_name", self.server_name.as_ref())] {
+            if let Some(v) = v {
+                no_comment(name, v)?;
             }
+        }
+        if let Some(ext) = &self.external_ip {
+            let ok = match ext.split_once('/') {
+                Some((a, b)) => a.parse::<IpAddr>().is_ok() && b.parse::<IpAddr>().is_ok(),
+                None => ext.parse::<IpAddr>().is_ok(),
+            };
+            if !ok {
+                return Err(ModuleError::param("external_ip", format!("'{ext}' is not an address or public/private pair"), "write 203.0.113.5 or 203.0.113.5/10.0.5.11"));
+            }
+        }
+        if let Some(v) = &self.coturn_version {
+            crate::version::Version::parse(v).ok_or_else(|| ModuleError::param("coturn_version", format!("'{v}' is not a version like 4.6.1"), "omit it to detect the installed version"))?;
+        }
+        peers::Restrictions::from_params(self)?;
+        Ok(())
+    }
+}
+
+impl ProbeParams {
+    pub fn validate(&self) -> Result<(), ModuleError> {
+        check_secret(&self.static_auth_secret)?;
+        if self.targets.is_empty() {
+            return Err(ModuleError::param("targets", "is empty", "list the TURN nodes to probe, e.g. [{host: 10.0.5.11}]"));
+        }
+        if self.transports.is_empty() {
+            return Err(ModuleError::param("transports", "is empty", "use any of udp, tcp, tls"));
+        }
+        for t in &self.targets {
+            if t.host.trim().is_empty() {
+                return Err(ModuleError::param("targets", "a target has an empty host", "give an address or name"));
+            }
+        }
+        if self.timeout == 0 || self.timeout > 120 {
+            return Err(ModuleError::param("timeout", format!("{} s is out of range", self.timeout), "use 1 to 120 seconds"));
+        }
+        if self.ttl == 0 {
+            return Err(ModuleError::param("ttl", "is 0: the credentials would already be expired", "use e.g. 600"));
+        }
+        if self.user.contains(':') {
+            return Err(ModuleError::param("user", "contains ':', coturn's separator between expiry and user", "drop the ':'"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn config(extra: &str) -> ConfigParams {
+        let text = format!(
+            r#"{{"realm":"turn.example.org","static_auth_secret":"0123456789abcdef0123456789abcdef",
+                 "listening_ips":["10.0.5.11"]{extra}}}"#
+        );
+        match matrixha_module::parse_args::<Params>(&text).unwrap().1 {
+            Params::Config(c) => *c,
+            Params::Probe(_) => panic!("not a config"),
+        }
+    }
+
+    #[test]
+    fn validation_names_the_parameter() {
+        let cases = [
+            (r#","min_port":3000,"max_port":4000"#, "min_port"),
+            (r#","min_port":60000,"max_port":50000"#, "min_port"),
+            (r#","listening_port":50000"#, "listening_port"),
+            (r#","cert":"/c.pem""#, "pkey"),
+            (r#","denied_peer_ips":["10.0.0.0/40"]"#, "denied_peer_ips"),
+            (r#","server_subnets":["10.0.3.0/24"],"client_subnets":["10.0.0.0/16"]"#, "client_subnets"),
+            (r#","realm":"a b""#, "realm"),
+            (r#","server_name":"turn.example.org # main""#, "server_name"),
+            (r#","external_ip":"turn.example.org""#, "external_ip"),
+            (r#","static_auth_secret":"short""#, "static_auth_secret"),
+            (r#","listening_ips":["0.0.0.0"]"#, "listening_ips"),
+            (r#","coturn_version":"latest""#, "coturn_version"),
+            (r#","mode":"rw""#, "mode"),
+        ];
+        for (extra, param) in cases {
+            let p = config(extra);
+            let e = p.validate().and_then(|_| p.ownership().map(|_| ())).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(param), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn state_selects_the_parameter_set() {
+        let probe = r#"{"state":"probe","static_auth_secret":"0123456789abcdef0123456789abcdef","targets":[{"host":"127.0.0.1"}]}"#;
+        let (_, p) = matrixha_module::parse_args::<Params>(probe).unwrap();
+        let Params::Probe(p) = p else { panic!("not a probe") };
+        assert_eq!(p.transports, vec![Transport::Udp, Transport::Tcp, Transport::Tls]);
+        assert_eq!(p.targets[0].port, 3478);
+        let wrong = r#"{"state":"probe","static_auth_secret":"0123456789abcdef0123456789abcdef","targets":[],"realm":"x"}"#;
+        let msg = matrixha_module::parse_args::<Params>(wrong).unwrap_err().to_string();
+        assert!(msg.contains("unknown field `realm`"), "{msg}");
+        let msg = matrixha_module::parse_args::<Params>(r#"{"state":"absent"}"#).unwrap_err().to_string();
+        assert!(msg.contains("'present'"), "{msg}");
+        let msg = matrixha_module::parse_args::<Params>(r#"{"realm":"x","static_auth_secret":"y","listening_ips":["10.0.0.1"],"min_port":"a"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("min_port: invalid type"), "{msg}");
     }
 }

@@ -1,95 +1,94 @@
 //! turnserver.conf text from parameters (pure), and the TURN URIs clients use.
 
-use crate::Params;
+use crate::params::ConfigParams;
+use crate::peers::Restrictions;
+use crate::version::Version;
 use std::fmt::Write;
-use std::net::IpAddr;
 
 const HEADER: &str = "# Managed by matrixha.stack.coturn_config: edits here are overwritten.\n";
 
-/// The complete `turnserver.conf` for these parameters. Values never carry
-/// trailing comments: coturn reads `# …` after a value as part of it (DN-14).
-pub fn turnserver_conf(p: &Params) -> String {
+/// The complete `turnserver.conf` for these parameters and this coturn version.
+/// Values never carry trailing comments: coturn reads `# …` after a value as part of it
+/// (DN-14), so every explanation sits on its own line.
+pub fn turnserver_conf(p: &ConfigParams, peers: &Restrictions, v: Version) -> String {
     let mut c = String::from(HEADER);
-    let mut line = |k: &str, v: &dyn std::fmt::Display| {
+    let _ = writeln!(c, "# Options for coturn {v}.");
+    let line = |c: &mut String, k: &str, v: &dyn std::fmt::Display| {
         let _ = writeln!(c, "{k}={v}");
     };
-    line("listening-port", &p.listening_port);
+    c.push_str("\n# Listeners and relay addresses\n");
+    line(&mut c, "listening-port", &p.listening_port);
     for ip in &p.listening_ips {
-        line("listening-ip", ip);
+        line(&mut c, "listening-ip", ip);
     }
     for ip in &p.relay_ips {
-        line("relay-ip", ip);
+        line(&mut c, "relay-ip", ip);
     }
     if let Some(ext) = &p.external_ip {
-        line("external-ip", ext);
+        line(&mut c, "external-ip", ext);
     }
-    line("min-port", &p.min_port);
-    line("max-port", &p.max_port);
-    line("realm", &p.realm);
-    line("server-name", &p.server_name.as_deref().unwrap_or(&p.realm));
-    line("static-auth-secret", &p.static_auth_secret.expose());
-    line("user-quota", &p.user_quota);
-    line("total-quota", &p.total_quota);
+    line(&mut c, "min-port", &p.min_port);
+    line(&mut c, "max-port", &p.max_port);
+
+    c.push_str("\n# Authentication: ephemeral credentials derived from the shared secret (TURN REST API)\n");
+    c.push_str("use-auth-secret\n");
+    line(&mut c, "static-auth-secret", &p.static_auth_secret.expose());
+    line(&mut c, "realm", &p.realm);
+    line(&mut c, "server-name", &p.host_name());
+    line(&mut c, "user-quota", &p.user_quota);
+    line(&mut c, "total-quota", &p.total_quota);
+
+    c.push_str("\n# TLS\n");
     if p.tls() {
-        line("tls-listening-port", &p.tls_listening_port);
-        line("cert", &p.cert.as_deref().unwrap_or_default());
-        line("pkey", &p.pkey.as_deref().unwrap_or_default());
+        line(&mut c, "tls-listening-port", &p.tls_listening_port);
+        line(&mut c, "cert", &p.cert.as_deref().unwrap_or_default());
+        line(&mut c, "pkey", &p.pkey.as_deref().unwrap_or_default());
+        if v.has_tls_version_switches() {
+            c.push_str("# TLS 1.0 and 1.1 are deprecated (RFC 8996); coturn 4.7+ disables them itself.\n");
+            c.push_str("no-tlsv1\nno-tlsv1_1\n");
+        }
+    } else {
+        c.push_str("no-tls\n");
+        if v.has_dtls() {
+            c.push_str("no-dtls\n");
+        }
     }
-    for r in &p.denied_peer_ips {
-        line("denied-peer-ip", &peer_range(r).unwrap_or_else(|_| r.clone()));
+
+    c.push_str("\n# Peers: special-purpose ranges and server subnets denied, client subnets allowed (DN-14)\n");
+    c.push_str("no-multicast-peers\n");
+    for r in &peers.denied {
+        let _ = writeln!(c, "# {}", r.why);
+        line(&mut c, "denied-peer-ip", &r.range.coturn());
     }
-    for r in &p.allowed_peer_ips {
-        line("allowed-peer-ip", &peer_range(r).unwrap_or_else(|_| r.clone()));
+    for r in &peers.allowed {
+        let _ = writeln!(c, "# {}", r.why);
+        line(&mut c, "allowed-peer-ip", &r.range.coturn());
     }
-    // Flags: shared-secret auth only, no admin CLI, no multicast relaying.
-    c.push_str("use-auth-secret\nfingerprint\nno-cli\nno-multicast-peers\n");
-    if !p.tls() {
-        c.push_str("no-tls\nno-dtls\n");
+
+    c.push_str("\n# Hardening and logging\n");
+    c.push_str("fingerprint\n");
+    if v.needs_no_cli() {
+        c.push_str("no-cli\n");
+    }
+    if v.needs_no_software_attribute() {
+        c.push_str("no-software-attribute\n");
+    }
+    match &p.log_file {
+        Some(f) => {
+            line(&mut c, "log-file", f);
+            c.push_str("simple-log\n");
+        }
+        None => c.push_str("syslog\n"),
+    }
+    if p.verbose {
+        c.push_str("verbose\n");
     }
     c
 }
 
-/// A peer range in coturn's `first-last` form; CIDR input is expanded.
-pub fn peer_range(text: &str) -> Result<String, String> {
-    if let Some((a, b)) = text.split_once('-') {
-        let (a, b): (IpAddr, IpAddr) = (
-            a.trim().parse().map_err(|_| format!("'{text}' is not an address range"))?,
-            b.trim().parse().map_err(|_| format!("'{text}' is not an address range"))?,
-        );
-        if a.is_ipv4() != b.is_ipv4() || a > b {
-            return Err(format!("'{text}' is not an ascending range of one address family"));
-        }
-        return Ok(format!("{a}-{b}"));
-    }
-    let (addr, len) = text.split_once('/').unwrap_or((text, ""));
-    let addr: IpAddr = addr.parse().map_err(|_| format!("'{text}' is not an address or CIDR"))?;
-    match addr {
-        IpAddr::V4(v4) => {
-            let len: u32 = if len.is_empty() { 32 } else { len.parse().map_err(|_| format!("'{text}' has a bad prefix length"))? };
-            if len > 32 {
-                return Err(format!("'{text}' has a prefix longer than 32"));
-            }
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
-            let first = u32::from(v4) & mask;
-            let last = first | !mask;
-            Ok(format!("{}-{}", std::net::Ipv4Addr::from(first), std::net::Ipv4Addr::from(last)))
-        }
-        IpAddr::V6(v6) => {
-            let len: u32 = if len.is_empty() { 128 } else { len.parse().map_err(|_| format!("'{text}' has a bad prefix length"))? };
-            if len > 128 {
-                return Err(format!("'{text}' has a prefix longer than 128"));
-            }
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
-            let first = u128::from(v6) & mask;
-            let last = first | !mask;
-            Ok(format!("{}-{}", std::net::Ipv6Addr::from(first), std::net::Ipv6Addr::from(last)))
-        }
-    }
-}
-
-/// `turn_uris` for Synapse's homeserver.yaml / MDAD for this node.
-pub fn turn_uris(p: &Params) -> Vec<String> {
-    let host = p.server_name.as_deref().unwrap_or(&p.realm);
+/// `turn_uris` for Synapse's `turn_uris` / MDAD and Element for this node.
+pub fn turn_uris(p: &ConfigParams) -> Vec<String> {
+    let host = p.host_name();
     let mut uris = vec![
         format!("turn:{host}:{}?transport=udp", p.listening_port),
         format!("turn:{host}:{}?transport=tcp", p.listening_port),
@@ -101,7 +100,7 @@ pub fn turn_uris(p: &Params) -> Vec<String> {
 }
 
 /// The file as diff mode may show it: the secret replaced, marked when it changes.
-pub fn masked(text: &str, p: &Params) -> String {
+pub fn masked(text: &str, p: &ConfigParams) -> String {
     text.lines()
         .map(|l| match l.strip_prefix("static-auth-secret=") {
             Some(v) if v == p.static_auth_secret.expose() => "static-auth-secret=********".to_owned(),
@@ -118,65 +117,58 @@ pub fn masked(text: &str, p: &Params) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::tests::config;
 
-    pub(crate) fn params(extra: &str) -> Params {
-        let text = format!(
-            r#"{{"realm":"turn.example.org","static_auth_secret":"0123456789abcdef0123456789abcdef",
-                 "listening_ips":["10.0.4.21"]{extra}}}"#
-        );
-        matrixha_module::parse_args::<Params>(&text).unwrap().1
+    fn conf(extra: &str, v: Version) -> String {
+        let p = config(extra);
+        turnserver_conf(&p, &Restrictions::from_params(&p).unwrap(), v)
+    }
+    const BOOKWORM: Version = Version::new(4, 6, 1);
+
+    #[test]
+    fn renders_listeners_realm_auth_and_hardening() {
+        let c = conf("", BOOKWORM);
+        for want in ["listening-ip=10.0.5.11\n", "realm=turn.example.org\n", "use-auth-secret\n", "fingerprint\n", "no-cli\n", "no-multicast-peers\n", "no-tls\n", "syslog\n"] {
+            assert!(c.contains(want), "{want} missing in\n{c}");
+        }
     }
 
     #[test]
-    fn renders_listeners_realm_and_auth() {
-        let c = turnserver_conf(&params(""));
-        assert!(c.contains("listening-ip=10.0.4.21\n"));
-        assert!(c.contains("realm=turn.example.org\n"));
-        assert!(c.contains("use-auth-secret\n"));
-        assert!(c.contains("no-tls\n"), "no cert, no TLS listener");
-        assert!(!c.lines().any(|l| !l.starts_with('#') && l.contains('#')), "no trailing comments");
+    fn no_value_line_carries_a_comment() {
+        let c = conf(r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem","server_subnets":["10.0.3.0/24"],"client_subnets":["10.20.0.0/16"]"#, BOOKWORM);
+        assert!(!c.lines().any(|l| !l.starts_with('#') && l.contains('#')), "{c}");
     }
 
     #[test]
-    fn cidr_becomes_coturn_range() {
-        assert_eq!(peer_range("10.0.3.0/24").unwrap(), "10.0.3.0-10.0.3.255");
-        assert_eq!(peer_range("10.0.0.0/8").unwrap(), "10.0.0.0-10.255.255.255");
-        assert_eq!(peer_range("10.0.3.7").unwrap(), "10.0.3.7-10.0.3.7");
-        assert_eq!(peer_range("fc00::/7").unwrap(), "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
-        assert!(peer_range("10.0.3.9-10.0.3.1").is_err());
-        assert!(peer_range("10.0.3.0/33").is_err());
+    fn tls_switches_follow_the_version() {
+        let tls = r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem""#;
+        let old = conf(tls, BOOKWORM);
+        assert!(old.contains("no-tlsv1\nno-tlsv1_1\n") && old.contains("no-software-attribute\n"));
+        let new = conf(tls, Version::new(4, 7, 0));
+        assert!(!new.contains("no-tlsv1") && !new.contains("no-software-attribute"), "{new}");
+        assert!(!conf("", Version::new(4, 10, 0)).contains("no-cli"));
+    }
+
+    #[test]
+    fn peer_rules_deny_servers_and_allow_clients() {
+        let c = conf(r#","server_subnets":["10.0.3.0/24"],"client_subnets":["10.20.0.0/16"]"#, BOOKWORM);
+        assert!(c.contains("# server subnet\ndenied-peer-ip=10.0.3.0-10.0.3.255\n"), "{c}");
+        assert!(c.contains("# client subnet\nallowed-peer-ip=10.20.0.0-10.20.255.255\n"), "{c}");
+        assert!(c.contains("denied-peer-ip=::ffff:0.0.0.0-::ffff:255.255.255.255\n"), "{c}");
     }
 
     #[test]
     fn masked_hides_secret_and_marks_a_change() {
-        let p = params("");
-        let conf = turnserver_conf(&p);
-        assert!(!masked(&conf, &p).contains(p.static_auth_secret.expose()));
-        let old = "static-auth-secret=older\n";
-        assert_eq!(masked(old, &p), "static-auth-secret=******** (will change)\n");
+        let p = config("");
+        let c = turnserver_conf(&p, &Restrictions::from_params(&p).unwrap(), BOOKWORM);
+        assert!(!masked(&c, &p).contains(p.static_auth_secret.expose()));
+        assert_eq!(masked("static-auth-secret=older\n", &p), "static-auth-secret=******** (will change)\n");
     }
 
     #[test]
     fn uris_include_turns_only_with_tls() {
-        assert_eq!(turn_uris(&params("")).len(), 2);
-        let p = params(r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem""#);
-        assert_eq!(turn_uris(&p)[2], "turns:turn.example.org:5349?transport=tcp");
-    }
-
-    #[test]
-    fn validation_names_the_parameter() {
-        let cases = [
-            (r#","min_port":3000,"max_port":4000"#, "listening_port"),
-            (r#","min_port":60000,"max_port":50000"#, "min_port"),
-            (r#","cert":"/c.pem""#, "pkey"),
-            (r#","denied_peer_ips":["10.0.0.0/40"]"#, "denied_peer_ips"),
-            (r#","realm":"a b""#, "realm"),
-            (r#","mode":"rw""#, "mode"),
-        ];
-        for (extra, param) in cases {
-            let p = params(extra);
-            let e = p.validate().and_then(|_| p.ownership().map(|_| ())).unwrap_err();
-            assert_eq!(e.param.as_deref(), Some(param), "{extra}: {e}");
-        }
+        assert_eq!(turn_uris(&config("")).len(), 2);
+        let p = config(r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem","server_name":"coturn1.example.org""#);
+        assert_eq!(turn_uris(&p)[2], "turns:coturn1.example.org:5349?transport=tcp");
     }
 }
