@@ -1,19 +1,220 @@
-//! `matrixha.stack.pgbouncer_pool`: not implemented yet; it fails every task saying so.
+//! Keep PgBouncer's pools and users as the inventory says: sized, SCRAM secrets, reloaded through the admin console.
 
+pub mod apply;
+pub mod console;
+pub mod observe;
+pub mod params;
+pub mod plan;
+pub mod render;
+pub mod scram;
+
+use matrixha_module::file::ownership_differs;
+use matrixha_module::sizing::PoolMode;
 use matrixha_module::{Ctx, Module, ModuleError, Outcome};
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Params {}
+pub use params::Params;
+use std::time::Duration;
 
 pub struct PgbouncerPool;
+
+/// What makes transaction pooling safe for Synapse (DN-4): Synapse's
+/// `on_new_connection` (synapse/storage/engines/postgres.py) sets these per
+/// session; in transaction mode the next transaction may run on another server
+/// connection, so they must be role defaults instead.
+pub const SYNAPSE_ROLE_SETTINGS: &str = "ALTER ROLE <synapse role> SET bytea_output = 'escape'; \
+     ALTER ROLE <synapse role> SET default_transaction_isolation = 'repeatable read'; \
+     ALTER ROLE <synapse role> SET statement_timeout = '1h'";
 
 impl Module for PgbouncerPool {
     const NAME: &'static str = "pgbouncer_pool";
     type Params = Params;
-    fn run(_: Params, _: &Ctx) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::new("matrixha.stack.pgbouncer_pool is not implemented in this release")
-            .with_fix("see the project's issue tracker"))
+
+    fn run(p: Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
+        let pools = p.validate()?;
+        let mut warnings = Vec::new();
+        if let Some(PoolMode::Transaction | PoolMode::Statement) = p.synapse_pool_mode() {
+            warnings.push(format!(
+                "the Synapse database uses {} pooling: Synapse sets session parameters on each \
+                 new connection and background updates run SET SESSION statement_timeout = 0 before \
+                 CREATE INDEX CONCURRENTLY, which transaction pooling breaks (DN-4). Session mode is \
+                 the safe default; if you keep transaction mode, set the parameters per role: {}",
+                p.synapse_pool_mode().map(|m| m.as_str()).unwrap_or_default(),
+                SYNAPSE_ROLE_SETTINGS
+            ));
+        }
+        if p.listen_addr
+            .iter()
+            .any(|a| a == "*" || a == "0.0.0.0" || a == "::")
+        {
+            warnings.push(
+                "listen_addr binds every address: the DB VIP's HAProxy on this node cannot then bind \
+                 <VIP>:6432 (DN-1); list the node's own address and 127.0.0.1 instead"
+                    .to_owned(),
+            );
+        }
+
+        let want_ini = render::pgbouncer_ini(&p, &pools);
+        let files = observe::files(&p)?;
+        let (auth_entries, new_secrets) = observe::desired_auth(&p, files.auth.as_deref())?;
+        let want_auth = render::auth_file(&auth_entries);
+        let own = p.ownership()?;
+        let current_users: Vec<String> = files
+            .auth
+            .as_deref()
+            .map(render::parse_auth_file)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect();
+        let db_names: Vec<String> = p.databases.iter().map(|d| d.name.clone()).collect();
+        let target = observe::target(&p);
+
+        // PAUSE/RESUME needs the console's view before planning.
+        let paused_now = match (&p.paused, &target) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(ModuleError::param(
+                    "paused",
+                    "PAUSE/RESUME go through the admin console, and admin is not set",
+                    "set admin (host, user, password)",
+                ))
+            }
+            (Some(_), Some(t)) => {
+                let mut c =
+                    console::Console::connect(t).map_err(|e| observe::console_error(t, e))?;
+                Some(observe::paused(&mut c, &db_names).map_err(|e| observe::console_error(t, e))?)
+            }
+        };
+
+        let plan = plan::changes(&plan::Inputs {
+            config_path: &p.path,
+            auth_path: &p.auth_file,
+            current_ini: files.ini.as_deref(),
+            desired_ini: &want_ini,
+            ini_ownership_differs: ownership_differs(&own, files.ini_ownership.as_ref()),
+            current_users: current_users.clone(),
+            desired_users: auth_entries.iter().map(|(u, _)| u.clone()).collect(),
+            new_secrets: new_secrets.clone(),
+            auth_content_differs: files.auth.as_deref() != Some(want_auth.as_str()),
+            auth_ownership_differs: ownership_differs(&own, files.auth_ownership.as_ref()),
+            service: &p.service,
+            service_action: p.service_action,
+            want_paused: p.paused,
+            databases: db_names,
+            paused_now,
+        });
+        if plan.restart_required {
+            warnings.push(format!(
+                "{} changed and PgBouncer reads it only at start: restart {} (service_action is {:?})",
+                plan.restart_settings.join(", "),
+                p.service,
+                p.service_action
+            ));
+        }
+
+        let mut shown = None;
+        if !ctx.check_mode {
+            apply::write_files(
+                &plan.changes,
+                &apply::Content {
+                    ini: &want_ini,
+                    auth: &want_auth,
+                    ownership: &own,
+                },
+            )?;
+            let console = apply::service_changes(&plan.changes, target.as_ref())?;
+            if let Some(t) = &target {
+                // After a restart PgBouncer needs a moment to listen again.
+                let mut c = match console {
+                    Some(c) => c,
+                    None => apply::connect(t, Duration::from_secs(t.timeout.as_secs().max(2)))?,
+                };
+                let facts = observe::show(&mut c).map_err(|e| observe::console_error(t, e))?;
+                verify_applied(
+                    &facts,
+                    &p,
+                    &pools,
+                    plan.reload_required || plan.restart_required,
+                )?;
+                shown = Some(facts);
+            }
+        } else if let Some(t) = &target {
+            // Check mode reports what runs now when it can, and never fails for it.
+            match console::Console::connect(t).and_then(|mut c| observe::show(&mut c)) {
+                Ok(f) => shown = Some(f),
+                Err(e) => warnings.push(format!(
+                    "check mode: admin console not readable, facts omitted ({})",
+                    e
+                )),
+            }
+        }
+
+        let changed = !plan.changes.is_empty();
+        let mut out = Outcome::changed_if(changed)
+            .field("path", &p.path)
+            .field("auth_file", &p.auth_file)
+            .field("changes", &plan.changes)
+            .field("reload_required", plan.reload_required)
+            .field("restart_required", plan.restart_required)
+            .field("users_with_new_secret", &new_secrets)
+            .field("pools", &pools);
+        if let Some(s) = shown {
+            out = out.field("pgbouncer", s);
+        }
+        if files.ini.as_deref() != Some(want_ini.as_str()) {
+            out = out.diff(
+                &p.path,
+                files.ini.clone().unwrap_or_default(),
+                want_ini.clone(),
+            );
+        }
+        if files.auth.as_deref() != Some(want_auth.as_str()) {
+            let before = files
+                .auth
+                .as_deref()
+                .map(render::parse_auth_file)
+                .unwrap_or_default();
+            out = out.diff(
+                &p.auth_file,
+                render::auth_file_masked(&before, &[]),
+                render::auth_file_masked(&auth_entries, &new_secrets),
+            );
+        }
+        for w in warnings {
+            out = out.warn(w);
+        }
+        Ok(out)
     }
+}
+
+/// After RELOAD/restart, SHOW CONFIG must hold what was written; PgBouncer
+/// logs and ignores a bad file on RELOAD, which would otherwise look like success.
+fn verify_applied(
+    facts: &serde_json::Value,
+    p: &Params,
+    pools: &params::Pools,
+    left_to_others: bool,
+) -> Result<(), ModuleError> {
+    if left_to_others {
+        return Ok(());
+    }
+    let expect = [
+        ("pool_mode", p.pool_mode.as_str().to_owned()),
+        ("default_pool_size", pools.default_pool_size.to_string()),
+        ("max_client_conn", pools.max_client_conn.to_string()),
+        ("listen_port", p.listen_port.to_string()),
+    ];
+    for (k, want) in expect {
+        let have = facts["config"][k].as_str().unwrap_or_default();
+        if have != want {
+            return Err(ModuleError::new(format!(
+                "PgBouncer runs with {k} = {have} after applying, not {want}: it did not take the new {}",
+                p.path
+            ))
+            .with_fix(format!(
+                "see PgBouncer's log ({}) for why it rejected the file, or restart {}",
+                p.logfile, p.service
+            )));
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,573 @@
+//! What the task asked for: PgBouncer settings, users and capacity, typed and validated without I/O.
+
+use crate::scram::password_is_supported;
+use matrixha_module::file::{parse_mode, Ownership};
+use matrixha_module::sizing::{self, Headroom, PoolMode, PoolPlan, ScaleProfile};
+use matrixha_module::{ModuleError, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    #[serde(default = "d_path")]
+    pub path: String,
+    #[serde(default = "d_auth_file")]
+    pub auth_file: String,
+    /// Node addresses PgBouncer binds (DN-1: never 0.0.0.0 on a node that may hold the DB VIP).
+    pub listen_addr: Vec<String>,
+    #[serde(default = "d_port")]
+    pub listen_port: u16,
+    #[serde(default = "d_socket_dir")]
+    pub unix_socket_dir: String,
+    #[serde(default = "d_pidfile")]
+    pub pidfile: String,
+    #[serde(default = "d_logfile")]
+    pub logfile: String,
+    #[serde(default)]
+    pub auth_type: AuthType,
+    #[serde(default)]
+    pub admin_users: Vec<String>,
+    #[serde(default)]
+    pub stats_users: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<User>,
+    pub databases: Vec<Database>,
+    #[serde(default)]
+    pub pool_mode: PoolMode,
+    #[serde(default)]
+    pub default_pool_size: Option<u32>,
+    #[serde(default)]
+    pub min_pool_size: u32,
+    #[serde(default)]
+    pub reserve_pool_size: Option<u32>,
+    #[serde(default = "d_reserve_timeout")]
+    pub reserve_pool_timeout: u32,
+    #[serde(default)]
+    pub max_client_conn: Option<u32>,
+    #[serde(default)]
+    pub max_db_connections: Option<u32>,
+    #[serde(default = "d_reset_query")]
+    pub server_reset_query: String,
+    #[serde(default = "d_idle")]
+    pub server_idle_timeout: u32,
+    #[serde(default = "d_lifetime")]
+    pub server_lifetime: u32,
+    #[serde(default = "d_connect_timeout")]
+    pub server_connect_timeout: u32,
+    #[serde(default = "d_query_wait")]
+    pub query_wait_timeout: u32,
+    /// More `[pgbouncer]` settings, written as given.
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// The Synapse deployment the pools serve; enables the DN-11 arithmetic check.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    #[serde(default)]
+    pub admin: Option<Admin>,
+    #[serde(default = "d_service")]
+    pub service: String,
+    #[serde(default)]
+    pub service_action: ServiceAction,
+    /// `true`: PAUSE every database (maintenance); `false`: RESUME; absent: leave as is.
+    #[serde(default)]
+    pub paused: Option<bool>,
+    #[serde(default = "d_owner")]
+    pub owner: Option<String>,
+    #[serde(default = "d_owner")]
+    pub group: Option<String>,
+    #[serde(default = "d_mode")]
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum AuthType {
+    #[default]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    #[serde(rename = "md5")]
+    Md5,
+}
+
+impl AuthType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::ScramSha256 => "scram-sha-256",
+            AuthType::Md5 => "md5",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceAction {
+    /// RELOAD on the admin console; systemctl restart when a restart-only setting changed.
+    #[default]
+    Auto,
+    /// RELOAD only; a restart-only change is reported (`restart_required`) and not applied.
+    Reload,
+    /// Write files only; `reload_required` / `restart_required` tell a handler what to do.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    pub password: Secret,
+    /// How the secret is stored in the auth file; md5 only when asked (DN-3).
+    #[serde(default)]
+    pub encryption: AuthType,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub name: String,
+    pub host: String,
+    #[serde(default = "d_pg_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub dbname: Option<String>,
+    #[serde(default)]
+    pub pool_mode: Option<PoolMode>,
+    #[serde(default)]
+    pub pool_size: Option<u32>,
+    #[serde(default)]
+    pub reserve_pool: Option<u32>,
+    #[serde(default)]
+    pub max_db_connections: Option<u32>,
+}
+
+/// The deployment the pools must carry (DN-11); see `matrixha_module::sizing`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// The `databases` entry Synapse connects to.
+    pub synapse_database: String,
+    pub synapse_processes: u32,
+    #[serde(default)]
+    pub cp_min: Option<u32>,
+    #[serde(default)]
+    pub cp_max: Option<u32>,
+    #[serde(default = "d_nodes")]
+    pub db_nodes: u32,
+    #[serde(default = "d_nodes")]
+    pub pgbouncer_nodes: u32,
+    #[serde(default)]
+    pub tolerated_pgbouncer_failures: Option<u32>,
+    /// PostgreSQL's `max_connections` (the Patroni setting); the plan must fit in it.
+    #[serde(default)]
+    pub postgres_max_connections: Option<u32>,
+    #[serde(default)]
+    pub headroom: Headroom,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// IP/host name, or the unix socket directory (starts with `/`).
+    #[serde(default = "d_admin_host")]
+    pub host: String,
+    /// Default: `listen_port`.
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default = "d_timeout")]
+    pub timeout: u64,
+}
+
+fn d_path() -> String {
+    "/etc/pgbouncer/pgbouncer.ini".into()
+}
+fn d_auth_file() -> String {
+    "/etc/pgbouncer/userlist.txt".into()
+}
+fn d_port() -> u16 {
+    6432
+}
+fn d_pg_port() -> u16 {
+    5432
+}
+fn d_socket_dir() -> String {
+    "/var/run/postgresql".into()
+}
+fn d_pidfile() -> String {
+    "/var/run/postgresql/pgbouncer.pid".into()
+}
+fn d_logfile() -> String {
+    "/var/log/postgresql/pgbouncer.log".into()
+}
+fn d_reserve_timeout() -> u32 {
+    5
+}
+fn d_reset_query() -> String {
+    "DISCARD ALL".into()
+}
+fn d_idle() -> u32 {
+    600
+}
+fn d_lifetime() -> u32 {
+    3600
+}
+fn d_connect_timeout() -> u32 {
+    15
+}
+fn d_query_wait() -> u32 {
+    120
+}
+fn d_service() -> String {
+    "pgbouncer".into()
+}
+fn d_nodes() -> u32 {
+    3
+}
+fn d_owner() -> Option<String> {
+    // Debian's pgbouncer.service runs as postgres.
+    Some("postgres".into())
+}
+fn d_mode() -> String {
+    "0640".into()
+}
+fn d_admin_host() -> String {
+    "127.0.0.1".into()
+}
+fn d_timeout() -> u64 {
+    10
+}
+
+/// `[pgbouncer]` settings PgBouncer reads only at start (`SHOW CONFIG` reports them
+/// `changeable = no` in 1.18): changing one needs a restart, not a RELOAD.
+pub const RESTART_ONLY: &[&str] = &[
+    "listen_addr",
+    "listen_port",
+    "listen_backlog",
+    "unix_socket_dir",
+    "unix_socket_mode",
+    "unix_socket_group",
+    "pidfile",
+    "user",
+    "logfile",
+    "so_reuseport",
+    "peer_id",
+    "autodb_idle_timeout",
+];
+
+/// Keys the module writes itself; `settings` may not repeat them.
+const MANAGED: &[&str] = &[
+    "listen_addr",
+    "listen_port",
+    "unix_socket_dir",
+    "pidfile",
+    "logfile",
+    "auth_type",
+    "auth_file",
+    "admin_users",
+    "stats_users",
+    "pool_mode",
+    "default_pool_size",
+    "min_pool_size",
+    "reserve_pool_size",
+    "reserve_pool_timeout",
+    "max_client_conn",
+    "max_db_connections",
+    "server_reset_query",
+    "server_idle_timeout",
+    "server_lifetime",
+    "server_connect_timeout",
+    "query_wait_timeout",
+];
+
+/// Pool numbers after sizing: what gets written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pools {
+    pub default_pool_size: u32,
+    pub reserve_pool_size: u32,
+    pub max_client_conn: u32,
+    pub max_db_connections: Option<u32>,
+    pub plan: Option<PoolPlan>,
+}
+
+fn plain(param: &str, value: &str, what: &str) -> Result<(), ModuleError> {
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:/".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ModuleError::param(
+            param,
+            format!("'{value}' is not a valid {what}"),
+            "use letters, digits and _ - . : / only (no spaces, quotes, ';' or '#', which pgbouncer.ini would misread)",
+        ))
+    }
+}
+
+fn no_newline(param: &str, value: &str) -> Result<(), ModuleError> {
+    if value.contains(['\n', '\r']) {
+        return Err(ModuleError::param(
+            param,
+            "contains a line break",
+            "give a single-line value; pgbouncer.ini has one setting per line",
+        ));
+    }
+    Ok(())
+}
+
+fn positive(param: &str, v: u32) -> Result<(), ModuleError> {
+    if v == 0 {
+        return Err(ModuleError::param(param, "is 0", "give a positive number"));
+    }
+    Ok(())
+}
+
+impl Params {
+    pub fn ownership(&self) -> Result<Ownership, ModuleError> {
+        Ok(Ownership {
+            owner: self.owner.clone(),
+            group: self.group.clone(),
+            mode: Some(
+                parse_mode(&self.mode).map_err(|e| ModuleError::param("mode", e, "e.g. '0640'"))?,
+            ),
+        })
+    }
+
+    /// The Synapse database's effective pool mode, when `capacity` names one.
+    pub fn synapse_pool_mode(&self) -> Option<PoolMode> {
+        let cap = self.capacity.as_ref()?;
+        let db = self
+            .databases
+            .iter()
+            .find(|d| d.name == cap.synapse_database)?;
+        Some(db.pool_mode.unwrap_or(self.pool_mode))
+    }
+
+    /// Checks everything that can be checked without touching the host, and
+    /// sizes the pools. Errors name the parameter and the fix.
+    pub fn validate(&self) -> Result<Pools, ModuleError> {
+        for (name, v) in [
+            ("path", &self.path),
+            ("auth_file", &self.auth_file),
+            ("unix_socket_dir", &self.unix_socket_dir),
+            ("pidfile", &self.pidfile),
+        ] {
+            if !v.starts_with('/') {
+                return Err(ModuleError::param(
+                    name,
+                    format!("'{v}' is not an absolute path"),
+                    "give an absolute path",
+                ));
+            }
+            plain(name, v, "path")?;
+        }
+        if !self.logfile.is_empty() {
+            plain("logfile", &self.logfile, "path")?;
+        }
+        if self.listen_addr.is_empty() {
+            return Err(ModuleError::param(
+                "listen_addr",
+                "is empty",
+                "give the node's own address (and 127.0.0.1 for local clients)",
+            ));
+        }
+        for a in &self.listen_addr {
+            if a != "*" {
+                plain("listen_addr", a, "address")?;
+            }
+        }
+        if self.listen_port == 0 {
+            return Err(ModuleError::param(
+                "listen_port",
+                "is 0",
+                "PgBouncer's port is 6432",
+            ));
+        }
+        self.ownership()?;
+        let mut seen = BTreeSet::new();
+        for u in &self.users {
+            plain("users[].name", &u.name, "user name")?;
+            if !seen.insert(u.name.as_str()) {
+                return Err(ModuleError::param(
+                    "users",
+                    format!("user '{}' is listed twice", u.name),
+                    "list each user once",
+                ));
+            }
+            if !password_is_supported(u.password.expose()) {
+                return Err(ModuleError::param(
+                    format!("users[{}].password", u.name),
+                    "is empty or holds characters outside printable ASCII",
+                    "use a printable-ASCII password (SASLprep of other characters is not implemented, \
+                     and a secret the server normalises differently would not log in)",
+                ));
+            }
+            if u.encryption == AuthType::Md5 && self.auth_type == AuthType::ScramSha256 {
+                return Err(ModuleError::param(
+                    format!("users[{}].encryption", u.name),
+                    "md5 secret with auth_type scram-sha-256: clients could not log in with SCRAM",
+                    "store scram-sha-256 secrets (the default), or set auth_type: md5 explicitly",
+                ));
+            }
+        }
+        for (param, list) in [
+            ("admin_users", &self.admin_users),
+            ("stats_users", &self.stats_users),
+        ] {
+            for name in list {
+                plain(param, name, "user name")?;
+            }
+        }
+        if let Some(a) = &self.admin {
+            plain("admin.user", &a.user, "user name")?;
+            if a.host.is_empty() {
+                return Err(ModuleError::param(
+                    "admin.host",
+                    "is empty",
+                    "e.g. 127.0.0.1",
+                ));
+            }
+            if !self.admin_users.contains(&a.user) && !self.stats_users.contains(&a.user) {
+                return Err(ModuleError::param(
+                    "admin.user",
+                    format!("'{}' is in neither admin_users nor stats_users", a.user),
+                    "add it to admin_users, or connect as a user that is there",
+                ));
+            }
+            if a.timeout == 0 || a.timeout > 600 {
+                return Err(ModuleError::param(
+                    "admin.timeout",
+                    "is outside 1..600 s",
+                    "e.g. 10",
+                ));
+            }
+        }
+        if self.databases.is_empty() {
+            return Err(ModuleError::param(
+                "databases",
+                "is empty",
+                "list the databases to pool, e.g. {name: synapse, host: <writer VIP>}",
+            ));
+        }
+        let mut names = BTreeSet::new();
+        for d in &self.databases {
+            plain("databases[].name", &d.name, "database name")?;
+            if d.name == "pgbouncer" {
+                return Err(ModuleError::param(
+                    "databases[].name",
+                    "'pgbouncer' is the admin console's name",
+                    "choose another name",
+                ));
+            }
+            if !names.insert(d.name.as_str()) {
+                return Err(ModuleError::param(
+                    "databases",
+                    format!("database '{}' is listed twice", d.name),
+                    "list each database once",
+                ));
+            }
+            plain(&format!("databases[{}].host", d.name), &d.host, "host")?;
+            if let Some(n) = &d.dbname {
+                plain(&format!("databases[{}].dbname", d.name), n, "database name")?;
+            }
+            if let Some(s) = d.pool_size {
+                positive(&format!("databases[{}].pool_size", d.name), s)?;
+            }
+        }
+        no_newline("server_reset_query", &self.server_reset_query)?;
+        if self.server_reset_query.contains(['#', ';']) && !self.server_reset_query.ends_with(';') {
+            return Err(ModuleError::param(
+                "server_reset_query",
+                "contains '#' or ';', which pgbouncer.ini treats as a comment",
+                "use a single statement such as DISCARD ALL",
+            ));
+        }
+        for (k, v) in &self.settings {
+            if k.is_empty()
+                || !k
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(ModuleError::param(
+                    "settings",
+                    format!("'{k}' is not a pgbouncer.ini setting name"),
+                    "use PgBouncer's lower_case names",
+                ));
+            }
+            if MANAGED.contains(&k.as_str()) {
+                return Err(ModuleError::param(
+                    "settings",
+                    format!("'{k}' has its own parameter"),
+                    format!("set {k} as a module parameter, not under settings"),
+                ));
+            }
+            no_newline(&format!("settings.{k}"), v)?;
+        }
+        if let Some(s) = self.default_pool_size {
+            positive("default_pool_size", s)?;
+        }
+        if let Some(s) = self.max_client_conn {
+            positive("max_client_conn", s)?;
+        }
+        self.size_pools()
+    }
+
+    fn size_pools(&self) -> Result<Pools, ModuleError> {
+        let Some(cap) = &self.capacity else {
+            return Ok(Pools {
+                default_pool_size: self.default_pool_size.unwrap_or(20),
+                reserve_pool_size: self.reserve_pool_size.unwrap_or(0),
+                max_client_conn: self.max_client_conn.unwrap_or(100),
+                max_db_connections: self.max_db_connections,
+                plan: None,
+            });
+        };
+        let Some(db) = self
+            .databases
+            .iter()
+            .find(|d| d.name == cap.synapse_database)
+        else {
+            return Err(ModuleError::param(
+                "capacity.synapse_database",
+                format!("'{}' is not one of the databases", cap.synapse_database),
+                "name the databases entry Synapse connects to",
+            ));
+        };
+        let mode = db.pool_mode.unwrap_or(self.pool_mode);
+        let profile = ScaleProfile {
+            synapse_processes: cap.synapse_processes,
+            cp_min: cap.cp_min,
+            cp_max: cap.cp_max,
+            db_nodes: cap.db_nodes,
+            pgbouncer_nodes: cap.pgbouncer_nodes,
+            tolerated_pgbouncer_failures: cap.tolerated_pgbouncer_failures,
+            pool_mode: mode,
+            headroom: cap.headroom,
+            // The pool that serves Synapse: its own pool_size, else the default.
+            default_pool_size: db.pool_size.or(self.default_pool_size),
+            reserve_pool_size: db.reserve_pool.or(self.reserve_pool_size),
+            max_client_conn: self.max_client_conn,
+            max_connections: cap.postgres_max_connections,
+        };
+        let plan = sizing::size(&profile).map_err(|e| {
+            let param = match e.field {
+                "default_pool_size" if db.pool_size.is_some() => {
+                    format!("databases[{}].pool_size", db.name)
+                }
+                "default_pool_size" | "max_client_conn" => e.field.to_owned(),
+                "max_connections" => "capacity.postgres_max_connections".to_owned(),
+                other => format!("capacity.{other}"),
+            };
+            ModuleError::param(param, e.problem, e.fix)
+        })?;
+        Ok(Pools {
+            default_pool_size: self.default_pool_size.unwrap_or(plan.default_pool_size),
+            reserve_pool_size: self.reserve_pool_size.unwrap_or(plan.reserve_pool_size),
+            max_client_conn: plan.max_client_conn,
+            max_db_connections: self.max_db_connections,
+            plan: Some(plan),
+        })
+    }
+}
