@@ -15,6 +15,7 @@ packages=(
   debootstrap docker.io         # the lab
   qemu-user-static              # runs the aarch64 module binaries in tests
   jq curl ca-certificates
+  python3-psycopg2              # failover drill writer (scripts/drill.sh)
 )
 missing=()
 for p in "${packages[@]}"; do
