@@ -1,6 +1,6 @@
 //! Executes the plan: files, then RELOAD or restart, then PAUSE/RESUME; never reached in check mode.
 
-use crate::console::{Console, Target};
+use crate::console::{Console, ConsoleError, Target};
 use crate::observe::console_error;
 use crate::plan::Change;
 use matrixha_module::file::{write_atomic, Ownership};
@@ -31,29 +31,48 @@ pub fn write_files(changes: &[Change], c: &Content) -> Result<(), ModuleError> {
     Ok(())
 }
 
+/// True when the plan needs the admin console (RELOAD, PAUSE, RESUME).
+pub fn needs_console(changes: &[Change]) -> bool {
+    changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::Reload | Change::Pause { .. } | Change::Resume { .. }
+        )
+    })
+}
+
 /// Connects, waiting up to `patience` for a PgBouncer that is (re)starting.
 pub fn connect(t: &Target, patience: Duration) -> Result<Console, ModuleError> {
+    let mut last_refusal = String::new();
     let waited = wait::until(
         patience,
         Duration::from_millis(200),
-        |last| match Console::connect(t) {
+        |_| match Console::connect(t) {
             Ok(c) => Ok(Some(c)),
-            Err(crate::console::ConsoleError::Unreachable(m)) => {
-                *last = m;
+            Err(ConsoleError::Unreachable(m)) => {
+                last_refusal = m;
                 Ok(None)
             }
             Err(e) => Err(console_error(t, e)),
         },
     )?;
-    waited.map_err(|why| console_error(t, crate::console::ConsoleError::Unreachable(why)))
+    waited.map_err(|_| {
+        console_error(
+            t,
+            ConsoleError::Unreachable(format!(
+                "{last_refusal} (still after {} s)",
+                patience.as_secs()
+            )),
+        )
+    })
 }
 
 /// RELOAD / restart / PAUSE / RESUME, in plan order. Returns the open console, if any.
 pub fn service_changes(
     changes: &[Change],
     target: Option<&Target>,
+    mut console: Option<Console>,
 ) -> Result<Option<Console>, ModuleError> {
-    let mut console: Option<Console> = None;
     for ch in changes {
         match ch {
             Change::Restart { service, .. } => {

@@ -22,9 +22,20 @@ pub struct Target {
     pub user: String,
     pub password: Option<Secret>,
     pub timeout: Duration,
+    /// `pgbouncer` for the admin console; a real database when reading PostgreSQL.
+    pub database: String,
 }
 
 impl Target {
+    /// "the PgBouncer admin console" or "PostgreSQL", for messages.
+    pub fn what(&self) -> &'static str {
+        if self.database == "pgbouncer" {
+            "the PgBouncer admin console"
+        } else {
+            "PostgreSQL"
+        }
+    }
+
     pub fn describe(&self) -> String {
         if self.host.starts_with('/') {
             format!("{}/.s.PGSQL.{}", self.host, self.port)
@@ -104,7 +115,8 @@ impl Console {
     pub fn connect(t: &Target) -> Result<Console, ConsoleError> {
         let unreachable = |e: std::io::Error| {
             ConsoleError::Unreachable(format!(
-                "cannot reach the PgBouncer admin console at {}: {e}",
+                "cannot reach {} at {}: {e}",
+                t.what(),
                 t.describe()
             ))
         };
@@ -148,7 +160,7 @@ impl Console {
         body.extend_from_slice(&196608u32.to_be_bytes()); // protocol 3.0
         for (k, v) in [
             ("user", t.user.as_str()),
-            ("database", "pgbouncer"),
+            ("database", t.database.as_str()),
             ("application_name", "matrixha.stack.pgbouncer_pool"),
         ] {
             body.extend_from_slice(k.as_bytes());
@@ -166,7 +178,8 @@ impl Console {
         let mut scram: Option<ClientExchange> = None;
         let need_password = || {
             ConsoleError::Auth(format!(
-                "the admin console at {} asks user '{}' for a password and none was given",
+                "{} at {} asks user '{}' for a password and none was given",
+                t.what(),
                 t.describe(),
                 t.user
             ))
@@ -237,7 +250,8 @@ impl Console {
                 }
                 b'E' => {
                     return Err(ConsoleError::Auth(format!(
-                        "the admin console at {} refused user '{}': {}",
+                        "{} at {} refused user '{}': {}",
+                        t.what(),
                         t.describe(),
                         t.user,
                         error_text(&body)
@@ -408,9 +422,12 @@ mod tests {
             user: "admin".into(),
             password: None,
             timeout: Duration::from_secs(2),
+            database: "pgbouncer".into(),
         };
         match Console::connect(&t) {
-            Err(ConsoleError::Unreachable(m)) => assert!(m.contains("127.0.0.1:"), "{m}"),
+            Err(ConsoleError::Unreachable(m)) => {
+                assert!(m.contains("PgBouncer admin console at 127.0.0.1:"), "{m}")
+            }
             other => panic!("expected Unreachable, got {:?}", other.err()),
         }
     }

@@ -52,9 +52,39 @@ impl Module for PgbouncerPool {
             );
         }
 
+        if p.verifier_source.is_none() {
+            let app_users: Vec<&str> = p
+                .users
+                .iter()
+                .filter(|u| u.encryption == params::AuthType::ScramSha256)
+                .filter(|u| !p.admin_users.contains(&u.name) && !p.stats_users.contains(&u.name))
+                .map(|u| u.name.as_str())
+                .collect();
+            if !app_users.is_empty() {
+                warnings.push(format!(
+                    "verifier_source is not set: the SCRAM secrets of {} have this module's own salt, and \
+                     PgBouncer can log in to PostgreSQL with a SCRAM secret only when the server stores the \
+                     same verifier; set verifier_source so the server's verifiers are copied",
+                    app_users.join(", ")
+                ));
+            }
+        }
         let want_ini = render::pgbouncer_ini(&p, &pools);
         let files = observe::files(&p)?;
-        let (auth_entries, new_secrets) = observe::desired_auth(&p, files.auth.as_deref())?;
+        let server = match observe::server_target(&p) {
+            Some(t) => {
+                let names: Vec<&str> = p
+                    .users
+                    .iter()
+                    .filter(|u| u.encryption == params::AuthType::ScramSha256)
+                    .map(|u| u.name.as_str())
+                    .collect();
+                Some(observe::server_verifiers(&t, &names)?)
+            }
+            None => None,
+        };
+        let (auth_entries, new_secrets) =
+            observe::desired_auth(&p, files.auth.as_deref(), server.as_ref())?;
         let want_auth = render::auth_file(&auth_entries);
         let own = p.ownership()?;
         let current_users: Vec<String> = files
@@ -113,6 +143,12 @@ impl Module for PgbouncerPool {
 
         let mut shown = None;
         if !ctx.check_mode {
+            // Reach the console before touching a file: a RELOAD that cannot be
+            // sent would leave new files PgBouncer does not run with.
+            let early = match (&target, apply::needs_console(&plan.changes)) {
+                (Some(t), true) => Some(apply::connect(t, Duration::from_secs(2))?),
+                _ => None,
+            };
             apply::write_files(
                 &plan.changes,
                 &apply::Content {
@@ -121,7 +157,7 @@ impl Module for PgbouncerPool {
                     ownership: &own,
                 },
             )?;
-            let console = apply::service_changes(&plan.changes, target.as_ref())?;
+            let console = apply::service_changes(&plan.changes, target.as_ref(), early)?;
             if let Some(t) = &target {
                 // After a restart PgBouncer needs a moment to listen again.
                 let mut c = match console {

@@ -40,6 +40,7 @@ pub type AuthEntries = Vec<(String, String)>;
 pub fn desired_auth(
     p: &Params,
     current: Option<&str>,
+    server: Option<&AuthEntries>,
 ) -> Result<(AuthEntries, Vec<String>), ModuleError> {
     let existing = current.map(parse_auth_file).unwrap_or_default();
     let mut entries = Vec::new();
@@ -47,6 +48,23 @@ pub fn desired_auth(
     for u in &p.users {
         let old = existing.iter().find(|(n, _)| *n == u.name).map(|(_, s)| s);
         let pw = u.password.expose();
+        let on_server = server.and_then(|s| s.iter().find(|(n, _)| *n == u.name).map(|(_, v)| v));
+        if let (AuthType::ScramSha256, Some(v)) = (u.encryption, on_server) {
+            if !Verifier::parse(v).is_some_and(|ver| ver.verifies(pw)) {
+                return Err(ModuleError::param(
+                    format!("users[{}].password", u.name),
+                    "does not match the SCRAM verifier PostgreSQL stores for this role \
+                     (or the server stores it as md5)",
+                    "give the same password as the database role (the patroni role's vault value), \
+                     or change the role's password first",
+                ));
+            }
+            if old != Some(v) {
+                changed.push(u.name.clone());
+            }
+            entries.push((u.name.clone(), v.clone()));
+            continue;
+        }
         let keep = match (u.encryption, old) {
             (AuthType::ScramSha256, Some(s)) => Verifier::parse(s).is_some_and(|v| v.verifies(pw)),
             (AuthType::Md5, Some(s)) => *s == md5_secret(&u.name, pw),
@@ -79,7 +97,66 @@ pub fn target(p: &Params) -> Option<Target> {
         user: a.user.clone(),
         password: a.password.clone(),
         timeout: Duration::from_secs(a.timeout),
+        database: "pgbouncer".into(),
     })
+}
+
+pub fn server_target(p: &Params) -> Option<Target> {
+    let v = p.verifier_source.as_ref()?;
+    Some(Target {
+        host: v.host.clone(),
+        port: v.port,
+        user: v.user.clone(),
+        password: v.password.clone(),
+        timeout: Duration::from_secs(v.timeout),
+        database: v.dbname.clone(),
+    })
+}
+
+/// The verifiers PostgreSQL stores for `users` (`pg_authid.rolpassword`; superuser only).
+///
+/// PgBouncer can log in to the server with a stored SCRAM secret only when it is
+/// the server's own verifier — same salt and iterations, not merely the same
+/// password (PgBouncer docs, "Authentication file format") — so the server's
+/// verifier is what goes into the auth file.
+pub fn server_verifiers(t: &Target, users: &[&str]) -> Result<AuthEntries, ModuleError> {
+    let err = |e: ConsoleError| {
+        let fix = match e {
+            ConsoleError::Unreachable(_) => {
+                "check verifier_source.host/port: the writer VIP (or the primary) must accept connections"
+            }
+            ConsoleError::Auth(_) => {
+                "give a superuser and its password in verifier_source (pg_authid is readable by superusers only),                  and allow it in pg_hba from this node"
+            }
+            ConsoleError::Command(_) => "verifier_source.user must be a superuser to read pg_authid",
+        };
+        ModuleError::param("verifier_source", e.to_string(), fix)
+    };
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut c = Console::connect(t).map_err(err)?;
+    // Names passed params::plain (letters, digits, _ - . : /), so quoting is safe.
+    let list = users
+        .iter()
+        .map(|u| format!("'{u}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = c
+        .query(&format!(
+            "SELECT rolname, rolpassword FROM pg_authid WHERE rolname IN ({list})"
+        ))
+        .map_err(err)?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .filter_map(
+            |r| match (r.first().cloned().flatten(), r.get(1).cloned().flatten()) {
+                (Some(n), Some(v)) => Some((n, v)),
+                _ => None,
+            },
+        )
+        .collect())
 }
 
 /// A console error as a module error naming `admin` and saying what to do.

@@ -65,6 +65,10 @@ pub struct Params {
     pub capacity: Option<Capacity>,
     #[serde(default)]
     pub admin: Option<Admin>,
+    /// A superuser connection to PostgreSQL (the writer VIP) to copy the roles'
+    /// own SCRAM verifiers from, which PgBouncer needs to log in to the server.
+    #[serde(default)]
+    pub verifier_source: Option<VerifierSource>,
     #[serde(default = "d_service")]
     pub service: String,
     #[serde(default)]
@@ -179,6 +183,25 @@ pub struct Admin {
     pub timeout: u64,
 }
 
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifierSource {
+    pub host: String,
+    #[serde(default = "d_pg_port")]
+    pub port: u16,
+    #[serde(default = "d_superuser")]
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default = "d_superuser")]
+    pub dbname: String,
+    #[serde(default = "d_timeout")]
+    pub timeout: u64,
+}
+
+fn d_superuser() -> String {
+    "postgres".into()
+}
 fn d_path() -> String {
     "/etc/pgbouncer/pgbouncer.ini".into()
 }
@@ -439,6 +462,18 @@ impl Params {
             if a.timeout == 0 || a.timeout > 600 {
                 return Err(ModuleError::param(
                     "admin.timeout",
+                    "is outside 1..600 s",
+                    "e.g. 10",
+                ));
+            }
+        }
+        if let Some(v) = &self.verifier_source {
+            plain("verifier_source.host", &v.host, "host")?;
+            plain("verifier_source.user", &v.user, "user name")?;
+            plain("verifier_source.dbname", &v.dbname, "database name")?;
+            if v.timeout == 0 || v.timeout > 600 {
+                return Err(ModuleError::param(
+                    "verifier_source.timeout",
                     "is outside 1..600 s",
                     "e.g. 10",
                 ));
