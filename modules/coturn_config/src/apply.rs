@@ -6,7 +6,12 @@ use matrixha_module::file::Ownership;
 use matrixha_module::{file, systemd, ModuleError};
 use std::path::Path;
 
-pub fn changes(p: &ConfigParams, content: &str, own: &Ownership, changes: &[Change]) -> Result<(), ModuleError> {
+pub fn changes(
+    p: &ConfigParams,
+    content: &str,
+    own: &Ownership,
+    changes: &[Change],
+) -> Result<(), ModuleError> {
     for c in changes {
         match c {
             Change::WriteConfig { .. } => {

@@ -15,28 +15,63 @@ pub struct CertCheck {
 }
 
 pub fn load_certs(param: &str, path: &str) -> Result<Vec<CertificateDer<'static>>, ModuleError> {
-    let bytes = std::fs::read(path).map_err(|e| ModuleError::param(param, format!("cannot read {path}: {e}"), "put the certificate in place before configuring coturn"))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        ModuleError::param(
+            param,
+            format!("cannot read {path}: {e}"),
+            "put the certificate in place before configuring coturn",
+        )
+    })?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
-        .map_err(|e| ModuleError::param(param, format!("{path} is not valid PEM: {e}"), "give a PEM file with the certificate first, then its chain"))?;
+        .map_err(|e| {
+            ModuleError::param(
+                param,
+                format!("{path} is not valid PEM: {e}"),
+                "give a PEM file with the certificate first, then its chain",
+            )
+        })?;
     if certs.is_empty() {
-        return Err(ModuleError::param(param, format!("{path} holds no CERTIFICATE block"), "give a PEM file with the certificate first, then its chain (fullchain.pem)"));
+        return Err(ModuleError::param(
+            param,
+            format!("{path} holds no CERTIFICATE block"),
+            "give a PEM file with the certificate first, then its chain (fullchain.pem)",
+        ));
     }
     Ok(certs)
 }
 
 /// Checks cert and key the way coturn will use them, before the config points at them.
-pub fn check(cert: &str, pkey: &str, server_name: &str, service_user: &str) -> Result<CertCheck, ModuleError> {
+pub fn check(
+    cert: &str,
+    pkey: &str,
+    server_name: &str,
+    service_user: &str,
+) -> Result<CertCheck, ModuleError> {
     let mut out = CertCheck::default();
     let certs = load_certs("cert", cert)?;
-    let key_bytes = std::fs::read(pkey).map_err(|e| ModuleError::param("pkey", format!("cannot read {pkey}: {e}"), "put the private key in place before configuring coturn"))?;
-    let key = PrivateKeyDer::from_pem_slice(&key_bytes)
-        .map_err(|_| ModuleError::param("pkey", format!("{pkey} holds no PEM private key"), "give the key as PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM"))?;
+    let key_bytes = std::fs::read(pkey).map_err(|e| {
+        ModuleError::param(
+            "pkey",
+            format!("cannot read {pkey}: {e}"),
+            "put the private key in place before configuring coturn",
+        )
+    })?;
+    let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|_| {
+        ModuleError::param(
+            "pkey",
+            format!("{pkey} holds no PEM private key"),
+            "give the key as PKCS#8, PKCS#1 (RSA) or SEC1 (EC) PEM",
+        )
+    })?;
     let provider = default_provider();
-    let signing = provider
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| ModuleError::param("pkey", format!("{pkey} is not a usable key: {e}"), "use an RSA, ECDSA P-256/P-384 or Ed25519 key"))?;
+    let signing = provider.key_provider.load_private_key(key).map_err(|e| {
+        ModuleError::param(
+            "pkey",
+            format!("{pkey} is not a usable key: {e}"),
+            "use an RSA, ECDSA P-256/P-384 or Ed25519 key",
+        )
+    })?;
     let pair = CertifiedKey::new(certs.clone(), signing);
     match pair.keys_match() {
         Ok(()) => {}
@@ -62,7 +97,13 @@ pub fn check(cert: &str, pkey: &str, server_name: &str, service_user: &str) -> R
     if !service_user.is_empty() {
         for (param, path) in [("cert", cert), ("pkey", pkey)] {
             readable_by(Path::new(path), service_user).map_err(|why| {
-                ModuleError::param(param, format!("{path} is not readable by {service_user}: {why}"), format!("e.g. group {service_user} and mode 0640 on the key, or set service_user"))
+                ModuleError::param(
+                    param,
+                    format!("{path} is not readable by {service_user}: {why}"),
+                    format!(
+                        "e.g. group {service_user} and mode 0640 on the key, or set service_user"
+                    ),
+                )
             })?;
         }
     }
@@ -72,12 +113,17 @@ pub fn check(cert: &str, pkey: &str, server_name: &str, service_user: &str) -> R
 /// Unix permission check for `user` on `path` and every directory above it.
 pub fn readable_by(path: &Path, user: &str) -> Result<(), String> {
     use nix::unistd::{getgrouplist, User};
-    let u = User::from_name(user).ok().flatten().ok_or_else(|| format!("user {user} does not exist"))?;
+    let u = User::from_name(user)
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("user {user} does not exist"))?;
     if u.uid.is_root() {
         return Ok(());
     }
     let name = std::ffi::CString::new(user).map_err(|_| "bad user name".to_owned())?;
-    let groups: Vec<u32> = getgrouplist(&name, u.gid).map(|g| g.iter().map(|g| g.as_raw()).collect()).unwrap_or_else(|_| vec![u.gid.as_raw()]);
+    let groups: Vec<u32> = getgrouplist(&name, u.gid)
+        .map(|g| g.iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_else(|_| vec![u.gid.as_raw()]);
     let allows = |m: &std::fs::Metadata, bit: u32| -> bool {
         let mode = m.mode();
         if m.uid() == u.uid.as_raw() {
@@ -90,12 +136,25 @@ pub fn readable_by(path: &Path, user: &str) -> Result<(), String> {
     };
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !allows(&meta, 0o4) {
-        return Err(format!("owner {} group {} mode {:04o}", meta.uid(), meta.gid(), meta.mode() & 0o7777));
+        return Err(format!(
+            "owner {} group {} mode {:04o}",
+            meta.uid(),
+            meta.gid(),
+            meta.mode() & 0o7777
+        ));
     }
-    for dir in path.ancestors().skip(1).filter(|d| !d.as_os_str().is_empty()) {
+    for dir in path
+        .ancestors()
+        .skip(1)
+        .filter(|d| !d.as_os_str().is_empty())
+    {
         let m = std::fs::metadata(dir).map_err(|e| e.to_string())?;
         if !allows(&m, 0o1) {
-            return Err(format!("directory {} (mode {:04o}) cannot be entered", dir.display(), m.mode() & 0o7777));
+            return Err(format!(
+                "directory {} (mode {:04o}) cannot be entered",
+                dir.display(),
+                m.mode() & 0o7777
+            ));
         }
     }
     Ok(())

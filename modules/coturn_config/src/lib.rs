@@ -11,7 +11,7 @@ pub mod render;
 pub mod version;
 
 use matrixha_module::{Ctx, Module, ModuleError, Outcome};
-pub use params::{ConfigParams, Params, ProbeParams};
+pub use params::{ConfigParams, Mode, Params, ProbeParams};
 
 pub struct CoturnConfig;
 
@@ -20,10 +20,10 @@ impl Module for CoturnConfig {
     type Params = Params;
 
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
-        match p {
-            Params::Config(c) => configure(&c, ctx),
+        match p.split()? {
+            Mode::Config(c) => configure(&c, ctx),
             // A probe changes nothing, so it runs in check mode too.
-            Params::Probe(pr) => probe::run(&pr),
+            Mode::Probe(pr) => probe::run(&pr),
         }
     }
 }
@@ -40,7 +40,15 @@ fn configure(p: &ConfigParams, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     let want = render::turnserver_conf(p, &peers, version);
     let now = observe::state(p)?;
     let changes = plan::changes(p, &want, &own, &now);
-    let content_changes = changes.iter().any(|c| matches!(c, plan::Change::WriteConfig { content_changes: true, .. }));
+    let content_changes = changes.iter().any(|c| {
+        matches!(
+            c,
+            plan::Change::WriteConfig {
+                content_changes: true,
+                ..
+            }
+        )
+    });
     if !ctx.check_mode {
         apply::changes(p, &want, &own, &changes)?;
     }
@@ -49,12 +57,36 @@ fn configure(p: &ConfigParams, ctx: &Ctx) -> Result<Outcome, ModuleError> {
         .field("coturn_version", version.to_string())
         .field("turn_uris", render::turn_uris(p))
         .field("changes", &changes)
-        .field("denied_peer_ips", peers.denied.iter().map(|r| r.range.coturn()).collect::<Vec<_>>())
-        .field("allowed_peer_ips", peers.allowed.iter().map(|r| r.range.coturn()).collect::<Vec<_>>())
-        .field("restarted", !ctx.check_mode && changes.iter().any(|c| matches!(c, plan::Change::RestartService { .. })));
+        .field(
+            "denied_peer_ips",
+            peers
+                .denied
+                .iter()
+                .map(|r| r.range.coturn())
+                .collect::<Vec<_>>(),
+        )
+        .field(
+            "allowed_peer_ips",
+            peers
+                .allowed
+                .iter()
+                .map(|r| r.range.coturn())
+                .collect::<Vec<_>>(),
+        )
+        .field(
+            "restarted",
+            !ctx.check_mode
+                && changes
+                    .iter()
+                    .any(|c| matches!(c, plan::Change::RestartService { .. })),
+        );
     if content_changes {
         // Before = what the host has, after = the plan's file; the secret masked in both.
-        out = out.diff(&p.path, render::masked(now.content.as_deref().unwrap_or_default(), p), render::masked(&want, p));
+        out = out.diff(
+            &p.path,
+            render::masked(now.content.as_deref().unwrap_or_default(), p),
+            render::masked(&want, p),
+        );
     }
     for w in warnings {
         out = out.warn(w);

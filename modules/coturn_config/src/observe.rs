@@ -15,7 +15,10 @@ pub struct State {
 pub fn state(p: &ConfigParams) -> Result<State, ModuleError> {
     let path = Path::new(&p.path);
     Ok(State {
-        content: read_optional(path).map_err(|e| ModuleError { param: Some("path".into()), ..e })?,
+        content: read_optional(path).map_err(|e| ModuleError {
+            param: Some("path".into()),
+            ..e
+        })?,
         ownership: observed_ownership(path),
     })
 }
@@ -24,17 +27,34 @@ pub fn state(p: &ConfigParams) -> Result<State, ModuleError> {
 /// (which prints only the version, e.g. `4.6.1` on Debian 12).
 pub fn coturn_version(p: &ConfigParams) -> Result<Version, ModuleError> {
     if let Some(v) = &p.coturn_version {
-        return Version::parse(v).ok_or_else(|| ModuleError::param("coturn_version", format!("'{v}' is not a version"), "write it like 4.6.1"));
+        return Version::parse(v).ok_or_else(|| {
+            ModuleError::param(
+                "coturn_version",
+                format!("'{v}' is not a version"),
+                "write it like 4.6.1",
+            )
+        });
     }
-    let out = Command::new("turnserver").arg("--version").output().map_err(|e| {
-        ModuleError::param(
+    let out = Command::new("turnserver")
+        .arg("--version")
+        .output()
+        .map_err(|e| {
+            ModuleError::param(
             "coturn_version",
             format!("turnserver is not installed here ({e}) and coturn_version is not set"),
             "install coturn first, or set coturn_version (e.g. when coturn runs in a container)",
         )
-    })?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        })?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     Version::parse(text.trim()).ok_or_else(|| {
-        ModuleError::param("coturn_version", format!("`turnserver --version` printed '{}', not a version", text.trim()), "set coturn_version explicitly")
+        ModuleError::param(
+            "coturn_version",
+            format!(
+                "`turnserver --version` printed '{}', not a version",
+                text.trim()
+            ),
+            "set coturn_version explicitly",
+        )
     })
 }

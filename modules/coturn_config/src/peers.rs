@@ -17,18 +17,31 @@ impl Range {
         let text = text.trim();
         if let Some((a, b)) = text.split_once('-') {
             let (a, b): (IpAddr, IpAddr) = (
-                a.trim().parse().map_err(|_| format!("'{text}' is not an address range"))?,
-                b.trim().parse().map_err(|_| format!("'{text}' is not an address range"))?,
+                a.trim()
+                    .parse()
+                    .map_err(|_| format!("'{text}' is not an address range"))?,
+                b.trim()
+                    .parse()
+                    .map_err(|_| format!("'{text}' is not an address range"))?,
             );
             if a.is_ipv4() != b.is_ipv4() || a > b {
-                return Err(format!("'{text}' is not an ascending range of one address family"));
+                return Err(format!(
+                    "'{text}' is not an ascending range of one address family"
+                ));
             }
             return Ok(Range { first: a, last: b });
         }
         let (addr, len) = text.split_once('/').unwrap_or((text, ""));
-        let addr: IpAddr = addr.parse().map_err(|_| format!("'{text}' is not an address or CIDR"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{text}' is not an address or CIDR"))?;
         let bits = if addr.is_ipv4() { 32 } else { 128 };
-        let len: u32 = if len.is_empty() { bits } else { len.parse().map_err(|_| format!("'{text}' has a bad prefix length"))? };
+        let len: u32 = if len.is_empty() {
+            bits
+        } else {
+            len.parse()
+                .map_err(|_| format!("'{text}' has a bad prefix length"))?
+        };
         if len > bits {
             return Err(format!("'{text}' has a prefix longer than {bits}"));
         }
@@ -36,18 +49,30 @@ impl Range {
             IpAddr::V4(v4) => {
                 let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
                 let first = u32::from(v4) & mask;
-                Range { first: Ipv4Addr::from(first).into(), last: Ipv4Addr::from(first | !mask).into() }
+                Range {
+                    first: Ipv4Addr::from(first).into(),
+                    last: Ipv4Addr::from(first | !mask).into(),
+                }
             }
             IpAddr::V6(v6) => {
-                let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - len)
+                };
                 let first = u128::from(v6) & mask;
-                Range { first: Ipv6Addr::from(first).into(), last: Ipv6Addr::from(first | !mask).into() }
+                Range {
+                    first: Ipv6Addr::from(first).into(),
+                    last: Ipv6Addr::from(first | !mask).into(),
+                }
             }
         })
     }
 
     pub fn overlaps(&self, other: &Range) -> bool {
-        self.first.is_ipv4() == other.first.is_ipv4() && self.first <= other.last && other.first <= self.last
+        self.first.is_ipv4() == other.first.is_ipv4()
+            && self.first <= other.last
+            && other.first <= self.last
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -68,19 +93,31 @@ impl Range {
 pub const SPECIAL_PURPOSE: &[(&str, &str)] = &[
     ("0.0.0.0/8", "this network (RFC 791)"),
     ("127.0.0.0/8", "loopback (RFC 1122)"),
-    ("169.254.0.0/16", "link-local, cloud metadata services (RFC 3927)"),
+    (
+        "169.254.0.0/16",
+        "link-local, cloud metadata services (RFC 3927)",
+    ),
     ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
     ("192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"),
     ("198.18.0.0/15", "benchmarking (RFC 2544)"),
     ("198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"),
     ("203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"),
-    ("240.0.0.0/4", "reserved and limited broadcast (RFC 1112, RFC 919)"),
+    (
+        "240.0.0.0/4",
+        "reserved and limited broadcast (RFC 1112, RFC 919)",
+    ),
     ("::/127", "unspecified and loopback (RFC 4291)"),
     ("::ffff:0:0/96", "IPv4-mapped (RFC 4291)"),
     ("64:ff9b::/96", "IPv4/IPv6 translation (RFC 6052)"),
-    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation (RFC 8215)"),
+    (
+        "64:ff9b:1::/48",
+        "local-use IPv4/IPv6 translation (RFC 8215)",
+    ),
     ("100::/64", "discard-only (RFC 6666)"),
-    ("2001::/23", "IETF protocol assignments, Teredo (RFC 2928, RFC 4380)"),
+    (
+        "2001::/23",
+        "IETF protocol assignments, Teredo (RFC 2928, RFC 4380)",
+    ),
     ("2001:db8::/32", "documentation (RFC 3849)"),
     ("2002::/16", "6to4 (RFC 3056)"),
     ("fe80::/10", "link-local (RFC 4291)"),
@@ -112,13 +149,26 @@ pub struct Restrictions {
 
 fn parse_list(name: &str, list: &[String]) -> Result<Vec<Range>, ModuleError> {
     list.iter()
-        .map(|r| Range::parse(r).map_err(|e| ModuleError::param(name, e, "write ranges as 10.0.3.0/24 or 10.0.3.0-10.0.3.255")))
+        .map(|r| {
+            Range::parse(r).map_err(|e| {
+                ModuleError::param(
+                    name,
+                    e,
+                    "write ranges as 10.0.3.0/24 or 10.0.3.0-10.0.3.255",
+                )
+            })
+        })
         .collect()
 }
 
 fn fixed(list: &[(&str, &str)]) -> Vec<Rule> {
     list.iter()
-        .filter_map(|(r, why)| Range::parse(r).ok().map(|range| Rule { range, why: (*why).to_owned() }))
+        .filter_map(|(r, why)| {
+            Range::parse(r).ok().map(|range| Rule {
+                range,
+                why: (*why).to_owned(),
+            })
+        })
         .collect()
 }
 
@@ -134,7 +184,10 @@ impl Restrictions {
         let extra_allowed = parse_list("allowed_peer_ips", &p.allowed_peer_ips)?;
         let special = fixed(SPECIAL_PURPOSE);
 
-        for (name, list) in [("client_subnets", &clients), ("allowed_peer_ips", &extra_allowed)] {
+        for (name, list) in [
+            ("client_subnets", &clients),
+            ("allowed_peer_ips", &extra_allowed),
+        ] {
             for c in list.iter() {
                 if let Some(s) = servers.iter().find(|s| s.overlaps(c)) {
                     return Err(ModuleError::param(
@@ -157,10 +210,25 @@ impl Restrictions {
         if p.deny_private_ranges {
             denied.extend(fixed(PRIVATE));
         }
-        denied.extend(servers.into_iter().map(|range| Rule { range, why: "server subnet".into() }));
-        denied.extend(extra_denied.into_iter().map(|range| Rule { range, why: "denied_peer_ips".into() }));
-        let mut allowed: Vec<Rule> = clients.into_iter().map(|range| Rule { range, why: "client subnet".into() }).collect();
-        allowed.extend(extra_allowed.into_iter().map(|range| Rule { range, why: "allowed_peer_ips".into() }));
+        denied.extend(servers.into_iter().map(|range| Rule {
+            range,
+            why: "server subnet".into(),
+        }));
+        denied.extend(extra_denied.into_iter().map(|range| Rule {
+            range,
+            why: "denied_peer_ips".into(),
+        }));
+        let mut allowed: Vec<Rule> = clients
+            .into_iter()
+            .map(|range| Rule {
+                range,
+                why: "client subnet".into(),
+            })
+            .collect();
+        allowed.extend(extra_allowed.into_iter().map(|range| Rule {
+            range,
+            why: "allowed_peer_ips".into(),
+        }));
 
         let mut warnings = Vec::new();
         for ip in p.listening_ips.iter().chain(&p.relay_ips) {
@@ -171,7 +239,11 @@ impl Restrictions {
         if p.server_subnets.is_empty() && !p.deny_private_ranges {
             warnings.push("server_subnets is empty: TURN can relay to every internal server (DN-14); list the DB, storage, management and service subnets".into());
         }
-        Ok(Restrictions { denied, allowed, warnings })
+        Ok(Restrictions {
+            denied,
+            allowed,
+            warnings,
+        })
     }
 }
 
@@ -186,7 +258,10 @@ mod tests {
         assert_eq!(r("10.0.3.0/24").unwrap(), "10.0.3.0-10.0.3.255");
         assert_eq!(r("10.0.0.0/8").unwrap(), "10.0.0.0-10.255.255.255");
         assert_eq!(r("10.0.3.7").unwrap(), "10.0.3.7-10.0.3.7");
-        assert_eq!(r("fc00::/7").unwrap(), "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        assert_eq!(
+            r("fc00::/7").unwrap(),
+            "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+        );
         assert!(r("10.0.3.9-10.0.3.1").is_err());
         assert!(r("10.0.3.0/33").is_err());
     }
@@ -199,12 +274,17 @@ mod tests {
 
     #[test]
     fn servers_denied_clients_allowed_specials_denied() {
-        let p = config(r#","server_subnets":["10.0.3.0/24","10.0.4.0/24"],"client_subnets":["10.20.0.0/16"]"#);
+        let p = config(
+            r#","server_subnets":["10.0.3.0/24","10.0.4.0/24"],"client_subnets":["10.20.0.0/16"]"#,
+        );
         let r = Restrictions::from_params(&p).unwrap();
         let denied: Vec<_> = r.denied.iter().map(|d| d.range.coturn()).collect();
         assert!(denied.contains(&"10.0.3.0-10.0.3.255".to_string()));
         assert!(denied.contains(&"169.254.0.0-169.254.255.255".to_string()));
-        assert!(!denied.contains(&"10.0.0.0-10.255.255.255".to_string()), "private ranges only on request");
+        assert!(
+            !denied.contains(&"10.0.0.0-10.255.255.255".to_string()),
+            "private ranges only on request"
+        );
         assert_eq!(r.allowed[0].range.coturn(), "10.20.0.0-10.20.255.255");
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }

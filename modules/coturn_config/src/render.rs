@@ -44,7 +44,9 @@ pub fn turnserver_conf(p: &ConfigParams, peers: &Restrictions, v: Version) -> St
         line(&mut c, "cert", &p.cert.as_deref().unwrap_or_default());
         line(&mut c, "pkey", &p.pkey.as_deref().unwrap_or_default());
         if v.has_tls_version_switches() {
-            c.push_str("# TLS 1.0 and 1.1 are deprecated (RFC 8996); coturn 4.7+ disables them itself.\n");
+            c.push_str(
+                "# TLS 1.0 and 1.1 are deprecated (RFC 8996); coturn 4.7+ disables them itself.\n",
+            );
             c.push_str("no-tlsv1\nno-tlsv1_1\n");
         }
     } else {
@@ -94,7 +96,10 @@ pub fn turn_uris(p: &ConfigParams) -> Vec<String> {
         format!("turn:{host}:{}?transport=tcp", p.listening_port),
     ];
     if p.tls() {
-        uris.push(format!("turns:{host}:{}?transport=tcp", p.tls_listening_port));
+        uris.push(format!(
+            "turns:{host}:{}?transport=tcp",
+            p.tls_listening_port
+        ));
     }
     uris
 }
@@ -103,7 +108,9 @@ pub fn turn_uris(p: &ConfigParams) -> Vec<String> {
 pub fn masked(text: &str, p: &ConfigParams) -> String {
     text.lines()
         .map(|l| match l.strip_prefix("static-auth-secret=") {
-            Some(v) if v == p.static_auth_secret.expose() => "static-auth-secret=********".to_owned(),
+            Some(v) if v == p.static_auth_secret.expose() => {
+                "static-auth-secret=********".to_owned()
+            }
             Some(_) => "static-auth-secret=******** (will change)".to_owned(),
             None => l.to_owned(),
         })
@@ -128,15 +135,30 @@ mod tests {
     #[test]
     fn renders_listeners_realm_auth_and_hardening() {
         let c = conf("", BOOKWORM);
-        for want in ["listening-ip=10.0.5.11\n", "realm=turn.example.org\n", "use-auth-secret\n", "fingerprint\n", "no-cli\n", "no-multicast-peers\n", "no-tls\n", "syslog\n"] {
+        for want in [
+            "listening-ip=10.0.5.11\n",
+            "realm=turn.example.org\n",
+            "use-auth-secret\n",
+            "fingerprint\n",
+            "no-cli\n",
+            "no-multicast-peers\n",
+            "no-tls\n",
+            "syslog\n",
+        ] {
             assert!(c.contains(want), "{want} missing in\n{c}");
         }
     }
 
     #[test]
     fn no_value_line_carries_a_comment() {
-        let c = conf(r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem","server_subnets":["10.0.3.0/24"],"client_subnets":["10.20.0.0/16"]"#, BOOKWORM);
-        assert!(!c.lines().any(|l| !l.starts_with('#') && l.contains('#')), "{c}");
+        let c = conf(
+            r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem","server_subnets":["10.0.3.0/24"],"client_subnets":["10.20.0.0/16"]"#,
+            BOOKWORM,
+        );
+        assert!(
+            !c.lines().any(|l| !l.starts_with('#') && l.contains('#')),
+            "{c}"
+        );
     }
 
     #[test]
@@ -145,16 +167,31 @@ mod tests {
         let old = conf(tls, BOOKWORM);
         assert!(old.contains("no-tlsv1\nno-tlsv1_1\n") && old.contains("no-software-attribute\n"));
         let new = conf(tls, Version::new(4, 7, 0));
-        assert!(!new.contains("no-tlsv1") && !new.contains("no-software-attribute"), "{new}");
+        assert!(
+            !new.contains("no-tlsv1") && !new.contains("no-software-attribute"),
+            "{new}"
+        );
         assert!(!conf("", Version::new(4, 10, 0)).contains("no-cli"));
     }
 
     #[test]
     fn peer_rules_deny_servers_and_allow_clients() {
-        let c = conf(r#","server_subnets":["10.0.3.0/24"],"client_subnets":["10.20.0.0/16"]"#, BOOKWORM);
-        assert!(c.contains("# server subnet\ndenied-peer-ip=10.0.3.0-10.0.3.255\n"), "{c}");
-        assert!(c.contains("# client subnet\nallowed-peer-ip=10.20.0.0-10.20.255.255\n"), "{c}");
-        assert!(c.contains("denied-peer-ip=::ffff:0.0.0.0-::ffff:255.255.255.255\n"), "{c}");
+        let c = conf(
+            r#","server_subnets":["10.0.3.0/24"],"client_subnets":["10.20.0.0/16"]"#,
+            BOOKWORM,
+        );
+        assert!(
+            c.contains("# server subnet\ndenied-peer-ip=10.0.3.0-10.0.3.255\n"),
+            "{c}"
+        );
+        assert!(
+            c.contains("# client subnet\nallowed-peer-ip=10.20.0.0-10.20.255.255\n"),
+            "{c}"
+        );
+        assert!(
+            c.contains("denied-peer-ip=::ffff:0.0.0.0-::ffff:255.255.255.255\n"),
+            "{c}"
+        );
     }
 
     #[test]
@@ -162,13 +199,21 @@ mod tests {
         let p = config("");
         let c = turnserver_conf(&p, &Restrictions::from_params(&p).unwrap(), BOOKWORM);
         assert!(!masked(&c, &p).contains(p.static_auth_secret.expose()));
-        assert_eq!(masked("static-auth-secret=older\n", &p), "static-auth-secret=******** (will change)\n");
+        assert_eq!(
+            masked("static-auth-secret=older\n", &p),
+            "static-auth-secret=******** (will change)\n"
+        );
     }
 
     #[test]
     fn uris_include_turns_only_with_tls() {
         assert_eq!(turn_uris(&config("")).len(), 2);
-        let p = config(r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem","server_name":"coturn1.example.org""#);
-        assert_eq!(turn_uris(&p)[2], "turns:coturn1.example.org:5349?transport=tcp");
+        let p = config(
+            r#","cert":"/etc/ssl/c.pem","pkey":"/etc/ssl/k.pem","server_name":"coturn1.example.org""#,
+        );
+        assert_eq!(
+            turn_uris(&p)[2],
+            "turns:coturn1.example.org:5349?transport=tcp"
+        );
     }
 }

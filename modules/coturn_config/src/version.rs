@@ -11,7 +11,11 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Version {
-        Version { major, minor, patch }
+        Version {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// `4.6.1`, `4.6.1-1` (Debian), `4.5.2.1`, `Coturn-4.6.1 'Gorst'`: the first dotted number wins.
@@ -66,7 +70,10 @@ mod tests {
     fn parses_the_forms_turnserver_and_packages_print() {
         assert_eq!(Version::parse("4.6.1"), Some(Version::new(4, 6, 1)));
         assert_eq!(Version::parse("4.6.1-1"), Some(Version::new(4, 6, 1)));
-        assert_eq!(Version::parse("Coturn-4.5.2.1 'dan Eider'"), Some(Version::new(4, 5, 2)));
+        assert_eq!(
+            Version::parse("Coturn-4.5.2.1 'dan Eider'"),
+            Some(Version::new(4, 5, 2))
+        );
         assert_eq!(Version::parse("4.7"), Some(Version::new(4, 7, 0)));
         assert_eq!(Version::parse("latest"), None);
     }

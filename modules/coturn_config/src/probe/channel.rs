@@ -23,28 +23,52 @@ fn left(deadline: Instant) -> Result<Duration, String> {
 }
 
 impl Channel {
-    pub fn open(transport: Transport, addr: SocketAddr, tls: Option<(&Arc<ClientConfig>, ServerName<'static>)>, deadline: Instant) -> Result<Channel, String> {
+    pub fn open(
+        transport: Transport,
+        addr: SocketAddr,
+        tls: Option<(&Arc<ClientConfig>, ServerName<'static>)>,
+        deadline: Instant,
+    ) -> Result<Channel, String> {
         match transport {
             Transport::Udp => {
-                let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse().map_err(|_| "bad bind address")?;
-                let s = UdpSocket::bind(bind).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-                s.connect(addr).map_err(|e| format!("cannot reach {addr}/udp: {e}"))?;
+                let bind: SocketAddr = if addr.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                }
+                .parse()
+                .map_err(|_| "bad bind address")?;
+                let s =
+                    UdpSocket::bind(bind).map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+                s.connect(addr)
+                    .map_err(|e| format!("cannot reach {addr}/udp: {e}"))?;
                 Ok(Channel::Udp(s))
             }
             Transport::Tcp | Transport::Tls => {
-                let s = TcpStream::connect_timeout(&addr, left(deadline)?).map_err(|e| format!("cannot connect to {addr}/tcp: {e}"))?;
+                let s = TcpStream::connect_timeout(&addr, left(deadline)?)
+                    .map_err(|e| format!("cannot connect to {addr}/tcp: {e}"))?;
                 let _ = s.set_nodelay(true);
                 if transport == Transport::Tcp {
                     return Ok(Channel::Tcp(s));
                 }
                 let (config, name) = tls.ok_or("no TLS configuration")?;
-                let conn = ClientConnection::new(config.clone(), name).map_err(|e| format!("TLS set-up failed: {e}"))?;
+                let conn = ClientConnection::new(config.clone(), name)
+                    .map_err(|e| format!("TLS set-up failed: {e}"))?;
                 let mut stream = StreamOwned::new(conn, s);
                 // Finish the handshake here, so certificate errors are reported as such.
-                stream.sock.set_read_timeout(Some(left(deadline)?)).map_err(|e| e.to_string())?;
-                stream.sock.set_write_timeout(Some(left(deadline)?)).map_err(|e| e.to_string())?;
+                stream
+                    .sock
+                    .set_read_timeout(Some(left(deadline)?))
+                    .map_err(|e| e.to_string())?;
+                stream
+                    .sock
+                    .set_write_timeout(Some(left(deadline)?))
+                    .map_err(|e| e.to_string())?;
                 while stream.conn.is_handshaking() {
-                    stream.conn.complete_io(&mut stream.sock).map_err(|e| format!("TLS handshake with {addr} failed: {e}"))?;
+                    stream
+                        .conn
+                        .complete_io(&mut stream.sock)
+                        .map_err(|e| format!("TLS handshake with {addr} failed: {e}"))?;
                 }
                 Ok(Channel::Tls(Box::new(stream)))
             }
@@ -52,17 +76,24 @@ impl Channel {
     }
 
     /// Sends `req` and returns the reply with the same transaction id (raw bytes and parsed).
-    pub fn exchange(&mut self, req: &[u8], txid: &[u8; 12], deadline: Instant) -> Result<(Vec<u8>, Message), String> {
+    pub fn exchange(
+        &mut self,
+        req: &[u8],
+        txid: &[u8; 12],
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Message), String> {
         match self {
             Channel::Udp(s) => {
                 // RFC 5389 §7.2.1: retransmit with a doubling RTO (500 ms start) until the deadline.
                 let mut rto = Duration::from_millis(500);
                 let mut buf = vec![0u8; 2048];
+                let mut refused = false;
                 loop {
                     s.send(req).map_err(|e| format!("send failed: {e}"))?;
                     let resend_at = Instant::now() + rto;
                     loop {
-                        let wait = left(deadline)?.min(resend_at.saturating_duration_since(Instant::now()));
+                        let wait = left(deadline)?
+                            .min(resend_at.saturating_duration_since(Instant::now()));
                         if wait.is_zero() {
                             break;
                         }
@@ -75,17 +106,47 @@ impl Channel {
                                     }
                                 }
                             }
-                            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
-                            // ICMP port unreachable surfaces as ECONNREFUSED on a connected socket.
-                            Err(e) => return Err(format!("no TURN server answers: {e}")),
+                            Err(e)
+                                if matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) =>
+                            {
+                                break
+                            }
+                            // ICMP port unreachable surfaces as ECONNREFUSED on a connected socket:
+                            // nothing listens (yet; coturn opens UDP after TCP), so wait out the RTO.
+                            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                                refused = true;
+                                std::thread::sleep(
+                                    resend_at
+                                        .saturating_duration_since(Instant::now())
+                                        .min(left(deadline).unwrap_or_default()),
+                                );
+                                break;
+                            }
+                            Err(e) => return Err(format!("receive failed: {e}")),
                         }
                     }
-                    left(deadline)?;
+                    if left(deadline).is_err() {
+                        return Err(if refused {
+                            "nothing listens on this UDP port (ICMP port unreachable)".into()
+                        } else {
+                            "timed out: no answer over UDP".into()
+                        });
+                    }
                     rto = rto.saturating_mul(2);
                 }
             }
-            Channel::Tcp(s) => stream_exchange(s, req, txid, deadline, |s, d| s.set_read_timeout(Some(d)).and_then(|_| s.set_write_timeout(Some(d)))),
-            Channel::Tls(s) => stream_exchange(s.as_mut(), req, txid, deadline, |s, d| s.sock.set_read_timeout(Some(d)).and_then(|_| s.sock.set_write_timeout(Some(d)))),
+            Channel::Tcp(s) => stream_exchange(s, req, txid, deadline, |s, d| {
+                s.set_read_timeout(Some(d))
+                    .and_then(|_| s.set_write_timeout(Some(d)))
+            }),
+            Channel::Tls(s) => stream_exchange(s.as_mut(), req, txid, deadline, |s, d| {
+                s.sock
+                    .set_read_timeout(Some(d))
+                    .and_then(|_| s.sock.set_write_timeout(Some(d)))
+            }),
         }
     }
 }
@@ -100,7 +161,10 @@ fn stream_exchange<S: Read + Write>(
     set_timeout: impl Fn(&mut S, Duration) -> std::io::Result<()>,
 ) -> Result<(Vec<u8>, Message), String> {
     let io = |e: std::io::Error| {
-        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+        if matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
             "timed out".to_owned()
         } else if e.kind() == std::io::ErrorKind::UnexpectedEof {
             "the server closed the connection".to_owned()

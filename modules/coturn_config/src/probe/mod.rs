@@ -50,7 +50,11 @@ pub struct Check {
 
 pub fn run(p: &ProbeParams) -> Result<Outcome, ModuleError> {
     p.validate()?;
-    let tls = if p.transports.contains(&Transport::Tls) { Some(tls_config(p)?) } else { None };
+    let tls = if p.transports.contains(&Transport::Tls) {
+        Some(tls_config(p)?)
+    } else {
+        None
+    };
     let mut checks = Vec::new();
     for target in &p.targets {
         for &t in &p.transports {
@@ -63,7 +67,12 @@ pub fn run(p: &ProbeParams) -> Result<Outcome, ModuleError> {
         .filter(|c| !c.ok)
         .map(|c| {
             let why = c.error.clone().unwrap_or_else(|| {
-                c.permissions.iter().filter(|p| !p.ok).map(|p| format!("peer {} expected {} got {}", p.peer, p.expected, p.result)).collect::<Vec<_>>().join("; ")
+                c.permissions
+                    .iter()
+                    .filter(|p| !p.ok)
+                    .map(|p| format!("peer {} expected {} got {}", p.peer, p.expected, p.result))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             });
             format!("{} over {}: {why}", c.host, c.transport)
         })
@@ -71,9 +80,17 @@ pub fn run(p: &ProbeParams) -> Result<Outcome, ModuleError> {
     if !ok && p.fail_on_error {
         return Err(ModuleError::new(format!("TURN probe failed: {}", failed.join(" | "))).with_fix("check that coturn runs on the target, the ports are open and static_auth_secret matches"));
     }
-    let uris: Vec<String> = checks.iter().filter(|c| c.ok).map(|c| c.uri.clone()).collect();
+    let uris: Vec<String> = checks
+        .iter()
+        .filter(|c| c.ok)
+        .map(|c| c.uri.clone())
+        .collect();
     let mut out = Outcome::unchanged()
-        .msg(if ok { format!("{} of {} TURN checks passed", checks.len(), checks.len()) } else { format!("TURN probe failed: {}", failed.join(" | ")) })
+        .msg(if ok {
+            format!("{} of {} TURN checks passed", checks.len(), checks.len())
+        } else {
+            format!("TURN probe failed: {}", failed.join(" | "))
+        })
         .field("ok", ok)
         .field("probe", &checks)
         .field("turn_uris", uris);
@@ -84,15 +101,32 @@ pub fn run(p: &ProbeParams) -> Result<Outcome, ModuleError> {
 }
 
 fn uri(target: &ProbeTarget, t: Transport) -> String {
-    let host = if target.host.contains(':') { format!("[{}]", target.host) } else { target.host.clone() };
+    let host = if target.host.contains(':') {
+        format!("[{}]", target.host)
+    } else {
+        target.host.clone()
+    };
     match t {
         Transport::Udp => format!("turn:{host}:{}?transport=udp", target.port),
         Transport::Tcp => format!("turn:{host}:{}?transport=tcp", target.port),
-        Transport::Tls => format!("turns:{}:{}?transport=tcp", target.tls_name.as_deref().map(str::to_owned).unwrap_or(host), target.tls_port),
+        Transport::Tls => format!(
+            "turns:{}:{}?transport=tcp",
+            target
+                .tls_name
+                .as_deref()
+                .map(str::to_owned)
+                .unwrap_or(host),
+            target.tls_port
+        ),
     }
 }
 
-fn check(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls: Option<&Arc<ClientConfig>>) -> Check {
+fn check(
+    p: &ProbeParams,
+    target: &ProbeTarget,
+    t: Transport,
+    tls: Option<&Arc<ClientConfig>>,
+) -> Check {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(p.timeout as u64);
     let mut c = Check {
@@ -127,15 +161,32 @@ fn fail(e: impl Into<String>) -> Failure {
 fn txid() -> [u8; 12] {
     let mut id = [0u8; 12];
     // The id only has to be unpredictable enough to match replies; urandom, else the clock.
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut id)).is_err() {
-        let n = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut id))
+        .is_err()
+    {
+        let n = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         id.copy_from_slice(&n.to_be_bytes()[4..16]);
     }
     id
 }
 
-fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls: Option<&Arc<ClientConfig>>, deadline: Instant, c: &mut Check) -> Result<(), Failure> {
-    let port = if t == Transport::Tls { target.tls_port } else { target.port };
+fn allocate_and_permit(
+    p: &ProbeParams,
+    target: &ProbeTarget,
+    t: Transport,
+    tls: Option<&Arc<ClientConfig>>,
+    deadline: Instant,
+    c: &mut Check,
+) -> Result<(), Failure> {
+    let port = if t == Transport::Tls {
+        target.tls_port
+    } else {
+        target.port
+    };
     let addr = (target.host.as_str(), port)
         .to_socket_addrs()
         .map_err(|e| fail(format!("cannot resolve {}: {e}", target.host)))?
@@ -143,8 +194,12 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
         .ok_or_else(|| fail(format!("{} has no address", target.host)))?;
     let tls_arg = match (t, tls) {
         (Transport::Tls, Some(cfg)) => {
-            let name = target.tls_name.clone().unwrap_or_else(|| target.host.clone());
-            let sn = ServerName::try_from(name.clone()).map_err(|_| fail(format!("'{name}' is not a valid TLS server name")))?;
+            let name = target
+                .tls_name
+                .clone()
+                .unwrap_or_else(|| target.host.clone());
+            let sn = ServerName::try_from(name.clone())
+                .map_err(|_| fail(format!("'{name}' is not a valid TLS server name")))?;
             Some((cfg, sn))
         }
         _ => None,
@@ -154,7 +209,10 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
     let username = match &p.username {
         Some(u) => u.clone(),
         None => {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             credentials::username(now + p.ttl as u64, &p.user)
         }
     };
@@ -162,14 +220,30 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
 
     // 1. Unauthenticated Allocate: the server answers 401 with its realm and a nonce (RFC 5766 §6.2).
     let id = txid();
-    let req = Message::request(stun::ALLOCATE, id).attr(stun::REQUESTED_TRANSPORT, stun::UDP_RELAY.to_vec());
-    let (_, reply) = ch.exchange(&req.encode(None), &id, deadline).map_err(fail)?;
-    let (code, reason) = reply.error().ok_or_else(|| fail("the server allocated without authentication; use-auth-secret is not in force"))?;
+    let req = Message::request(stun::ALLOCATE, id)
+        .attr(stun::REQUESTED_TRANSPORT, stun::UDP_RELAY.to_vec());
+    let (_, reply) = ch
+        .exchange(&req.encode(None), &id, deadline)
+        .map_err(fail)?;
+    let (code, reason) = reply.error().ok_or_else(|| {
+        fail("the server allocated without authentication; use-auth-secret is not in force")
+    })?;
     if code != 401 {
-        return Err((Some(code), format!("unauthenticated Allocate answered {code} {reason}, expected 401")));
+        return Err((
+            Some(code),
+            format!("unauthenticated Allocate answered {code} {reason}, expected 401"),
+        ));
     }
-    let realm = String::from_utf8_lossy(reply.get(stun::REALM).ok_or_else(|| fail("401 without REALM"))?).into_owned();
-    let mut nonce = reply.get(stun::NONCE).ok_or_else(|| fail("401 without NONCE"))?.to_vec();
+    let realm = String::from_utf8_lossy(
+        reply
+            .get(stun::REALM)
+            .ok_or_else(|| fail("401 without REALM"))?,
+    )
+    .into_owned();
+    let mut nonce = reply
+        .get(stun::NONCE)
+        .ok_or_else(|| fail("401 without NONCE"))?
+        .to_vec();
     c.realm = Some(realm.clone());
     let key = credentials::long_term_key(&username, &realm, &password);
 
@@ -183,7 +257,9 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
             .attr(stun::USERNAME, username.as_bytes().to_vec())
             .attr(stun::REALM, realm.as_bytes().to_vec())
             .attr(stun::NONCE, nonce.clone());
-        let (raw, reply) = ch.exchange(&req.encode(Some(&key)), &id, deadline).map_err(fail)?;
+        let (raw, reply) = ch
+            .exchange(&req.encode(Some(&key)), &id, deadline)
+            .map_err(fail)?;
         match reply.error() {
             Some((438, _)) if attempts == 0 => {
                 attempts += 1;
@@ -195,18 +271,24 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
         }
     };
     if reply.typ != stun::ALLOCATE | stun::SUCCESS {
-        return Err(fail(format!("unexpected reply type {:#06x} to Allocate", reply.typ)));
+        return Err(fail(format!(
+            "unexpected reply type {:#06x} to Allocate",
+            reply.typ
+        )));
     }
     if !stun::integrity_ok(&raw, &key) {
         return Err(fail("the Allocate success carries no valid MESSAGE-INTEGRITY: the server does not know the secret"));
     }
-    let relayed = reply.xor_address(stun::XOR_RELAYED_ADDRESS).ok_or_else(|| fail("Allocate success without XOR-RELAYED-ADDRESS"))?;
+    let relayed = reply
+        .xor_address(stun::XOR_RELAYED_ADDRESS)
+        .ok_or_else(|| fail("Allocate success without XOR-RELAYED-ADDRESS"))?;
     let mapped = reply.xor_address(stun::XOR_MAPPED_ADDRESS);
     c.relayed_address = Some(relayed.to_string());
     c.mapped_address = mapped.map(|m| m.to_string());
 
     // 3. CreatePermission per peer; the peer need not exist (RFC 5766 §9: it only installs a filter).
-    let mut peers: Vec<(IpAddr, &'static str)> = p.peers.iter().map(|ip| (*ip, "allowed")).collect();
+    let mut peers: Vec<(IpAddr, &'static str)> =
+        p.peers.iter().map(|ip| (*ip, "allowed")).collect();
     if peers.is_empty() {
         if let Some(m) = mapped {
             peers.push((m.ip(), "allowed"));
@@ -216,7 +298,12 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
     for (peer, expected) in peers {
         let result = permission(&mut ch, peer, &username, &realm, &nonce, &key, deadline);
         let ok = result == expected;
-        c.permissions.push(PermissionCheck { peer: peer.to_string(), expected, result, ok });
+        c.permissions.push(PermissionCheck {
+            peer: peer.to_string(),
+            expected,
+            result,
+            ok,
+        });
     }
 
     // 4. Release the allocation (Refresh with LIFETIME 0, RFC 5766 §7) so probes do not eat the quota.
@@ -230,10 +317,21 @@ fn allocate_and_permit(p: &ProbeParams, target: &ProbeTarget, t: Transport, tls:
     Ok(())
 }
 
-fn permission(ch: &mut Channel, peer: IpAddr, username: &str, realm: &str, nonce: &[u8], key: &[u8], deadline: Instant) -> String {
+fn permission(
+    ch: &mut Channel,
+    peer: IpAddr,
+    username: &str,
+    realm: &str,
+    nonce: &[u8],
+    key: &[u8],
+    deadline: Instant,
+) -> String {
     let id = txid();
     let req = Message::request(stun::CREATE_PERMISSION, id)
-        .attr(stun::XOR_PEER_ADDRESS, stun::encode_xor_address(SocketAddr::new(peer, 9), &id))
+        .attr(
+            stun::XOR_PEER_ADDRESS,
+            stun::encode_xor_address(SocketAddr::new(peer, 9), &id),
+        )
         .attr(stun::USERNAME, username.as_bytes().to_vec())
         .attr(stun::REALM, realm.as_bytes().to_vec())
         .attr(stun::NONCE, nonce.to_vec());
@@ -255,20 +353,33 @@ fn tls_config(p: &ProbeParams) -> Result<Arc<ClientConfig>, ModuleError> {
         .with_safe_default_protocol_versions()
         .map_err(|e| ModuleError::new(format!("TLS set-up failed: {e}")))?;
     let config = if !p.validate_certs {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCert(provider))).with_no_client_auth()
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+            .with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
         match &p.ca_file {
             Some(path) => {
                 for cert in crate::certs::load_certs("ca_file", path)? {
-                    roots.add(cert).map_err(|e| ModuleError::param("ca_file", format!("{path}: {e}"), "give the PEM certificate of the CA"))?;
+                    roots.add(cert).map_err(|e| {
+                        ModuleError::param(
+                            "ca_file",
+                            format!("{path}: {e}"),
+                            "give the PEM certificate of the CA",
+                        )
+                    })?;
                 }
             }
             None => {
                 let found = rustls_native_certs::load_native_certs();
                 roots.add_parsable_certificates(found.certs);
                 if roots.is_empty() {
-                    return Err(ModuleError::param("ca_file", "no system CA certificates found", "install ca-certificates or give ca_file"));
+                    return Err(ModuleError::param(
+                        "ca_file",
+                        "no system CA certificates found",
+                        "install ca-certificates or give ca_file",
+                    ));
                 }
             }
         }
@@ -282,13 +393,30 @@ fn tls_config(p: &ProbeParams) -> Result<Arc<ClientConfig>, ModuleError> {
 struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AnyCert {
-    fn verify_server_cert(&self, _: &CertificateDer<'_>, _: &[CertificateDer<'_>], _: &ServerName<'_>, _: &[u8], _: UnixTime) -> Result<ServerCertVerified, rustls::Error> {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -37,7 +37,11 @@ pub struct Message {
 
 impl Message {
     pub fn request(typ: u16, txid: [u8; 12]) -> Message {
-        Message { typ, txid, attrs: Vec::new() }
+        Message {
+            typ,
+            txid,
+            attrs: Vec::new(),
+        }
     }
 
     pub fn attr(mut self, typ: u16, value: impl Into<Vec<u8>>) -> Message {
@@ -46,7 +50,10 @@ impl Message {
     }
 
     pub fn get(&self, typ: u16) -> Option<&[u8]> {
-        self.attrs.iter().find(|(t, _)| *t == typ).map(|(_, v)| v.as_slice())
+        self.attrs
+            .iter()
+            .find(|(t, _)| *t == typ)
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Wire form; with `key`, MESSAGE-INTEGRITY (HMAC-SHA1, RFC 5389 §15.4) then FINGERPRINT (§15.5).
@@ -93,7 +100,9 @@ impl Message {
         while i + 4 <= 20 + len {
             let t = u16::from_be_bytes([b[i], b[i + 1]]);
             let l = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
-            let v = b.get(i + 4..i + 4 + l).ok_or("an attribute runs past the message")?;
+            let v = b
+                .get(i + 4..i + 4 + l)
+                .ok_or("an attribute runs past the message")?;
             attrs.push((t, v.to_vec()));
             i += 4 + l.div_ceil(4) * 4;
         }
@@ -118,7 +127,9 @@ impl Message {
 /// Checks the MESSAGE-INTEGRITY of a received message against `key` (RFC 5389 §15.4).
 pub fn integrity_ok(raw: &[u8], key: &[u8]) -> bool {
     let mut i = 20;
-    let total = raw.len().min(20 + u16::from_be_bytes([raw[2], raw[3]]) as usize);
+    let total = raw
+        .len()
+        .min(20 + u16::from_be_bytes([raw[2], raw[3]]) as usize);
     while i + 4 <= total {
         let t = u16::from_be_bytes([raw[i], raw[i + 1]]);
         let l = u16::from_be_bytes([raw[i + 2], raw[i + 3]]) as usize;
@@ -151,7 +162,8 @@ pub fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
 
 /// HMAC accepts keys of any length; this is never called.
 fn unreachable_hmac() -> Hmac<Sha1> {
-    <Hmac<Sha1> as Mac>::new_from_slice(&[0u8; 20]).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    <Hmac<Sha1> as Mac>::new_from_slice(&[0u8; 20])
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
 }
 
 /// CRC-32 (ISO-HDLC, as in FINGERPRINT); bitwise, messages are a few hundred bytes.
@@ -160,7 +172,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= byte as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -217,14 +233,28 @@ mod tests {
     /// must match the published bytes (key = MD5("user:realm:password"), as coturn computes it).
     #[test]
     fn rfc5769_long_term_sample_matches() {
-        let txid = [0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72, 0xc0, 0x29, 0xda, 0x41, 0x2e];
-        let key = super::super::credentials::long_term_key("\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}", "example.org", "TheMatrIX");
+        let txid = [
+            0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72, 0xc0, 0x29, 0xda, 0x41, 0x2e,
+        ];
+        let key = super::super::credentials::long_term_key(
+            "\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}",
+            "example.org",
+            "TheMatrIX",
+        );
         let m = Message::request(0x0001, txid)
-            .attr(USERNAME, "\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}".as_bytes().to_vec())
+            .attr(
+                USERNAME,
+                "\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}"
+                    .as_bytes()
+                    .to_vec(),
+            )
             .attr(NONCE, b"f//499k954d6OL34oL9FSTvy64sA".to_vec())
             .attr(REALM, b"example.org".to_vec());
         let wire = m.encode(Some(&key));
-        let mi = [0xf6, 0x70, 0x24, 0x65, 0x6d, 0xd6, 0x4a, 0x3e, 0x02, 0xb8, 0xe0, 0x71, 0x2e, 0x85, 0xc9, 0xa2, 0x8c, 0xa8, 0x96, 0x66];
+        let mi = [
+            0xf6, 0x70, 0x24, 0x65, 0x6d, 0xd6, 0x4a, 0x3e, 0x02, 0xb8, 0xe0, 0x71, 0x2e, 0x85,
+            0xc9, 0xa2, 0x8c, 0xa8, 0x96, 0x66,
+        ];
         assert_eq!(&wire[92..96], &[0x00, 0x08, 0x00, 0x14]);
         assert_eq!(&wire[96..116], &mi);
         let back = Message::decode(&wire).unwrap();
@@ -236,15 +266,22 @@ mod tests {
     #[test]
     fn xor_addresses_round_trip() {
         let txid = [7u8; 12];
-        for a in ["192.0.2.1:32853", "[2001:db8:1234:5678:11:2233:4455:6677]:32853"] {
+        for a in [
+            "192.0.2.1:32853",
+            "[2001:db8:1234:5678:11:2233:4455:6677]:32853",
+        ] {
             let addr: SocketAddr = a.parse().unwrap();
-            assert_eq!(decode_xor_address(&encode_xor_address(addr, &txid), &txid), Some(addr));
+            assert_eq!(
+                decode_xor_address(&encode_xor_address(addr, &txid), &txid),
+                Some(addr)
+            );
         }
     }
 
     #[test]
     fn error_code_is_read() {
-        let m = Message::request(ALLOCATE | ERROR, [0; 12]).attr(ERROR_CODE, vec![0, 0, 4, 1, b'U', b'n']);
+        let m = Message::request(ALLOCATE | ERROR, [0; 12])
+            .attr(ERROR_CODE, vec![0, 0, 4, 1, b'U', b'n']);
         let back = Message::decode(&m.encode(None)).unwrap();
         assert_eq!(back.error(), Some((401, "Un".into())));
     }
