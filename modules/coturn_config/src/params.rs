@@ -82,9 +82,9 @@ pub struct Params {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transports: Option<Vec<Transport>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub peers: Option<Vec<IpAddr>>,
+    pub peers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub denied_peers: Option<Vec<IpAddr>>,
+    pub denied_peers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,10 +301,11 @@ pub struct ProbeParams {
     pub static_auth_secret: Secret,
     pub targets: Vec<ProbeTarget>,
     pub transports: Vec<Transport>,
-    /// Peers to ask a permission for; empty means the probe's own mapped address.
-    pub peers: Vec<IpAddr>,
-    /// Peers the server must refuse (403): proves the peer restrictions are in force.
-    pub denied_peers: Vec<IpAddr>,
+    /// Peers to ask a permission for (an address, or a subnet: its first host);
+    /// empty means the probe's own mapped address.
+    pub peers: Vec<String>,
+    /// Peers the server must refuse (403), same forms: proves the peer restrictions hold.
+    pub denied_peers: Vec<String>,
     /// The user part of the ephemeral username (`<expiry>:<user>`).
     pub user: String,
     /// Seconds the ephemeral credentials stay valid.
@@ -655,6 +656,17 @@ impl ProbeParams {
                 "is 0: the credentials would already be expired",
                 "use e.g. 600",
             ));
+        }
+        for (name, list) in [("peers", &self.peers), ("denied_peers", &self.denied_peers)] {
+            for r in list {
+                peers::Range::parse(r).map_err(|e| {
+                    ModuleError::param(
+                        name,
+                        e,
+                        "give an address (10.20.0.5) or a subnet (10.20.0.0/16)",
+                    )
+                })?;
+            }
         }
         if self.user.contains(':') {
             return Err(ModuleError::param(

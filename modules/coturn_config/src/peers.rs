@@ -79,6 +79,18 @@ impl Range {
         self.first.is_ipv4() == ip.is_ipv4() && self.first <= ip && ip <= self.last
     }
 
+    /// One address standing for the range: the address itself, else the first host
+    /// after the network address (a permission only needs an address, not a live peer).
+    pub fn representative(&self) -> IpAddr {
+        if self.first == self.last {
+            return self.first;
+        }
+        match self.first {
+            IpAddr::V4(v4) => Ipv4Addr::from(u32::from(v4).saturating_add(1)).into(),
+            IpAddr::V6(v6) => Ipv6Addr::from(u128::from(v6).saturating_add(1)).into(),
+        }
+    }
+
     /// coturn's form: `first-last`.
     pub fn coturn(&self) -> String {
         format!("{}-{}", self.first, self.last)
@@ -264,6 +276,24 @@ mod tests {
         );
         assert!(r("10.0.3.9-10.0.3.1").is_err());
         assert!(r("10.0.3.0/33").is_err());
+    }
+
+    #[test]
+    fn a_subnet_is_represented_by_its_first_host() {
+        assert_eq!(
+            Range::parse("10.20.0.0/16")
+                .unwrap()
+                .representative()
+                .to_string(),
+            "10.20.0.1"
+        );
+        assert_eq!(
+            Range::parse("10.0.3.10")
+                .unwrap()
+                .representative()
+                .to_string(),
+            "10.0.3.10"
+        );
     }
 
     #[test]

@@ -292,7 +292,7 @@ fn permission_to_a_server_subnet_is_refused_and_a_client_subnet_allowed() {
     let t = start(34730);
     let r = probe(
         &t,
-        json!({"peers": ["10.20.3.4"], "denied_peers": ["10.0.3.10", "169.254.169.254", "127.0.0.1"]}),
+        json!({"peers": ["10.20.3.4"], "denied_peers": ["10.0.3.10", "169.254.169.254/32", "127.0.0.0/8"]}),
     );
     assert_eq!(r["ok"], true, "{r}\nlog: {}", log(&t));
     for c in r["probe"].as_array().unwrap() {

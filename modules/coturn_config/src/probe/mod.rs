@@ -287,14 +287,24 @@ fn allocate_and_permit(
     c.mapped_address = mapped.map(|m| m.to_string());
 
     // 3. CreatePermission per peer; the peer need not exist (RFC 5766 §9: it only installs a filter).
-    let mut peers: Vec<(IpAddr, &'static str)> =
-        p.peers.iter().map(|ip| (*ip, "allowed")).collect();
+    let host = |r: &String| {
+        crate::peers::Range::parse(r)
+            .map(|r| r.representative())
+            .map_err(fail)
+    };
+    let mut peers: Vec<(IpAddr, &'static str)> = p
+        .peers
+        .iter()
+        .map(|r| host(r).map(|ip| (ip, "allowed")))
+        .collect::<Result<_, _>>()?;
     if peers.is_empty() {
         if let Some(m) = mapped {
             peers.push((m.ip(), "allowed"));
         }
     }
-    peers.extend(p.denied_peers.iter().map(|ip| (*ip, "denied")));
+    for r in &p.denied_peers {
+        peers.push((host(r)?, "denied"));
+    }
     for (peer, expected) in peers {
         let result = permission(&mut ch, peer, &username, &realm, &nonce, &key, deadline);
         let ok = result == expected;
