@@ -24,7 +24,19 @@ if ! command -v dockerd >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends docker.io >/dev/null
 fi
 
+# Lab networks are Docker `internal` networks: Docker drops every packet that would leave
+# such a bridge (DOCKER-ISOLATION chains), which also stops the host from routing between
+# two lab subnets the way production routers do. Lab bridges are named mx* (lab/lab.py
+# and lab/molecule/create.yml name them so); this one rule, ahead of Docker's own in the
+# DOCKER-USER chain, lets the host route between two mx* bridges and nothing else: a lab
+# packet still cannot leave the machine or reach any other Docker network.
+lab_routing_rule() {
+  iptables -C DOCKER-USER -i 'mx+' -o 'mx+' -j ACCEPT 2>/dev/null ||
+    iptables -I DOCKER-USER -i 'mx+' -o 'mx+' -j ACCEPT
+}
+
 if docker info >/dev/null 2>&1; then
+  lab_routing_rule
   exit 0
 fi
 
@@ -38,6 +50,7 @@ fi
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     echo "docker-up: engine ready ($(docker version --format '{{.Server.Version}}'))"
+    lab_routing_rule
     exit 0
   fi
   sleep 1

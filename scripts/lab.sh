@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The lab: one systemd container per inventory host on the seed subnets (DESIGN.md §4).
+#   scripts/lab.sh up [--limit PATTERN] [--no-site] [--no-recheck]
+#       build/reuse the image, create exactly the hosts inventories/lab names (or the
+#       PATTERN subset) with their addresses, attach an egress network, run
+#       playbooks/site.yml, remove the egress network, run site.yml again (must change
+#       nothing, offline), print a health summary and the times
+#   scripts/lab.sh down               remove every lab container and network
+#   scripts/lab.sh status             health summary
+#   scripts/lab.sh fault ACTION HOST [UNIT|NETWORK]
+#       kill|start, stop-service|start-service UNIT, isolate|rejoin [NETWORK], pause|resume
+# MATRIXHA_LAB_INVENTORY selects another inventory (default inventories/lab).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case ${1:-} in
+  up)
+    scripts/venv.sh
+    lab/build-image.sh
+    ;;
+  down | status | fault | health)
+    scripts/docker-up.sh >/dev/null
+    ;;
+  *)
+    sed -n '2,13p' "$0" >&2
+    exit 2
+    ;;
+esac
+start=$(date +%s)
+python3 lab/lab.py "$@"
+echo "lab: $1 took $(($(date +%s) - start)) s"
