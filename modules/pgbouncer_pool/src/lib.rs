@@ -79,7 +79,16 @@ impl Module for PgbouncerPool {
                     .filter(|u| u.encryption == params::AuthType::ScramSha256)
                     .map(|u| u.name.as_str())
                     .collect();
-                Some(observe::server_verifiers(&t, &names)?)
+                match observe::server_verifiers(&t, &names) {
+                    Ok(v) => Some(v),
+                    // Before the DB tier exists (a first --check run) the
+                    // prediction can still be made: every secret will be written.
+                    Err(e) if ctx.check_mode => {
+                        warnings.push(format!("check mode: {e}; secrets predicted as new"));
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             None => None,
         };
