@@ -1,6 +1,8 @@
 # Entry points; each does its own set-up. See README.md.
 .PHONY: test lab lab-down collection bench drill deps lint
 SHELL := /bin/bash
+# rustup's cargo and the project's venv come first for every recipe.
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.venv/bin:$(PATH)
 
 test:
 	scripts/test.sh

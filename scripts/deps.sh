@@ -29,6 +29,18 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Rust: rustup's stable toolchain (Debian's rustc is too old for the dependencies).
+if ! command -v cargo >/dev/null && [[ -x $HOME/.cargo/bin/cargo ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "deps: installing the Rust toolchain with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf -o /tmp/rustup-init \
+    "https://static.rust-lang.org/rustup/dist/$(uname -m)-unknown-linux-gnu/rustup-init"
+  chmod +x /tmp/rustup-init
+  /tmp/rustup-init -y --profile minimal --component clippy,rustfmt >/dev/null
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
 if command -v rustup >/dev/null; then
   installed=$(rustup target list --installed)
   for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
