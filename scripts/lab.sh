@@ -16,6 +16,17 @@ case ${1:-} in
   up)
     scripts/venv.sh
     lab/build-image.sh
+    # Tiers that use the collection's roles and modules need matrixha.stack installed:
+    # build it (this machine's architecture only; cargo makes a rebuild cheap) and
+    # install it into .lab/collections for the site.yml runs.
+    tiers=$(sed -n 's/^ *ansible.builtin.import_playbook: *//p' playbooks/site.yml)
+    if (cd playbooks && grep -qs 'matrixha\.stack\.' $tiers); then
+      MATRIXHA_TARGETS=$(uname -m) scripts/build-collection.sh
+      tarball=$(ls -t dist/matrixha-stack-*.tar.gz | head -n1)
+      rm -rf .lab/collections
+      .venv/bin/ansible-galaxy collection install --force -p .lab/collections "$tarball" >/dev/null
+      export ANSIBLE_COLLECTIONS_PATH="$PWD/.lab/collections"
+    fi
     ;;
   down | status | fault | health)
     scripts/docker-up.sh >/dev/null
