@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Failover drill for the database tier (`make drill`): a writer commits numbered rows
+# through the writer VIP while (1) the primary's host is hard-killed, (2) the VIP holder
+# is killed, (3) a planned switchover runs through matrixha.stack.patroni_cluster.
+# Prints recovery times, p50/p95 over rounds, and acknowledged rows missing (must be 0).
+#
+#   scripts/drill.sh [--rounds N] [--scenarios hard_kill,vip_kill,switchover]
+#
+# Needs a converged DB tier (`make lab` + site.yml, or `molecule converge -s db`).
+# Environment (defaults fit the lab inventory):
+#   MATRIXHA_DRILL_HOSTS / _VIP_HOLDERS / _VIP / _CONTAINER_PREFIX / _KILL_CMD / _START_CMD
+#   MATRIXHA_DRILL_DB_PASSWORD   the Synapse role's password (patroni_synapse_db_password)
+#   MATRIXHA_DRILL_API_PASSWORD  patroni_restapi_password
+# Exit status 1 when a row was lost or writes never came back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+/usr/bin/python3 -c 'import psycopg2' 2>/dev/null || {
+  echo "drill: python3-psycopg2 is missing; run scripts/deps.sh (make deps)" >&2
+  exit 2
+}
+
+# The switchover goes through the real module: find the collection, else install the
+# built one (make collection) into .lab/collections.
+ansible=${MATRIXHA_DRILL_ANSIBLE:-$PWD/.venv/bin/ansible}
+if ! ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-} "$PWD/.venv/bin/ansible-doc" -t module \
+  matrixha.stack.patroni_cluster >/dev/null 2>&1; then
+  tarball=$(ls -t dist/matrixha-stack-*.tar.gz 2>/dev/null | head -n1 || true)
+  if [[ -z $tarball ]]; then
+    echo "drill: matrixha.stack is not installed and dist/ has no build; run make collection" >&2
+    exit 2
+  fi
+  mkdir -p .lab/collections
+  .venv/bin/ansible-galaxy collection install --force -p .lab/collections "$tarball" >/dev/null
+  export ANSIBLE_COLLECTIONS_PATH=$PWD/.lab/collections
+fi
+export MATRIXHA_DRILL_ANSIBLE=$ansible
+
+start=$(date +%s)
+status=0
+/usr/bin/python3 tests/drill/drill.py "$@" || status=$?
+echo "drill: finished in $(($(date +%s) - start)) s (exit $status)"
+exit "$status"
