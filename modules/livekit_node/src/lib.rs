@@ -13,7 +13,9 @@ impl Module for LivekitNode {
     const NAME: &'static str = "livekit_node";
     type Params = Params;
     fn run(_: Params, _: &Ctx) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::new("matrixha.stack.livekit_node is not implemented in this release")
-            .with_fix("see the project's issue tracker"))
+        Err(
+            ModuleError::new("matrixha.stack.livekit_node is not implemented in this release")
+                .with_fix("see the project's issue tracker"),
+        )
     }
 }

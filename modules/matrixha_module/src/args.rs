@@ -77,8 +77,10 @@ pub fn parse_args<P: DeserializeOwned>(text: &str) -> Result<(Ctx, P), ModuleErr
             .with_fix("run the module through Ansible, which writes this file")
     })?;
     let Value::Object(mut map) = value else {
-        return Err(ModuleError::new("the arguments file does not hold a JSON object")
-            .with_fix("run the module through Ansible, which writes this file"));
+        return Err(
+            ModuleError::new("the arguments file does not hold a JSON object")
+                .with_fix("run the module through Ansible, which writes this file"),
+        );
     };
     let ctx = Ctx::take(&mut map)?;
     // Ansible passes parameters the task left out as absent; a literal `null`
@@ -181,8 +183,14 @@ mod tests {
         let msg = parse_args::<P>(r#"{"name":"a","mode":"statement"}"#)
             .unwrap_err()
             .to_string();
-        assert!(msg.starts_with("mode: unknown variant `statement`"), "{msg}");
-        assert!(msg.contains("`session`") && msg.contains("`transaction`"), "{msg}");
+        assert!(
+            msg.starts_with("mode: unknown variant `statement`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("`session`") && msg.contains("`transaction`"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -199,8 +207,14 @@ mod tests {
 
     #[test]
     fn non_object_and_broken_json_fail_readably() {
-        assert!(parse_args::<P>("[1]").unwrap_err().to_string().contains("JSON object"));
-        assert!(parse_args::<P>("{").unwrap_err().to_string().contains("not valid JSON"));
+        assert!(parse_args::<P>("[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("JSON object"));
+        assert!(parse_args::<P>("{")
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
     }
 
     #[test]

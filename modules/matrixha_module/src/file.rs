@@ -26,7 +26,10 @@ pub fn read_optional(path: &Path) -> Result<Option<String>, ModuleError> {
     match fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ModuleError::new(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(ModuleError::new(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -70,7 +73,9 @@ pub fn write_atomic(
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(
             ".{}.",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         ))
         .tempfile_in(dir)
         .map_err(|e| err("create a temporary file next to", &e))?;
@@ -87,8 +92,16 @@ pub fn write_atomic(
     let (uid, gid) = {
         use std::os::unix::fs::MetadataExt;
         (
-            uid.or_else(|| existing.as_ref().map(|m| nix::unistd::Uid::from_raw(m.uid()))),
-            gid.or_else(|| existing.as_ref().map(|m| nix::unistd::Gid::from_raw(m.gid()))),
+            uid.or_else(|| {
+                existing
+                    .as_ref()
+                    .map(|m| nix::unistd::Uid::from_raw(m.uid()))
+            }),
+            gid.or_else(|| {
+                existing
+                    .as_ref()
+                    .map(|m| nix::unistd::Gid::from_raw(m.gid()))
+            }),
         )
     };
     if uid.is_some() || gid.is_some() {
@@ -182,7 +195,10 @@ mod tests {
         };
         write_atomic(&p, b"x=1\n", &own, false).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "x=1\n");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o7777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+            0o600
+        );
         let have = observed_ownership(&p).unwrap();
         assert!(!ownership_differs(&own, Some(&have)));
     }

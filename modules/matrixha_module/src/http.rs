@@ -45,10 +45,18 @@ impl Http {
             .danger_accept_invalid_certs(!opts.verify_tls);
         if let Some(ca) = &opts.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
-                ModuleError::param("ca_file", format!("cannot read {}: {e}", ca.display()), "give the path of a PEM CA certificate")
+                ModuleError::param(
+                    "ca_file",
+                    format!("cannot read {}: {e}", ca.display()),
+                    "give the path of a PEM CA certificate",
+                )
             })?;
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
-                ModuleError::param("ca_file", format!("{} is not a PEM certificate: {e}", ca.display()), "give the path of a PEM CA certificate")
+                ModuleError::param(
+                    "ca_file",
+                    format!("{} is not a PEM certificate: {e}", ca.display()),
+                    "give the path of a PEM CA certificate",
+                )
             })?;
             b = b.add_root_certificate(cert);
         }
@@ -64,8 +72,12 @@ impl Http {
 
     /// Sends the request `build` makes, retrying connection failures and
     /// 502/503/504 with backoff. Other statuses are returned to the caller.
-    pub fn send(&self, build: impl Fn(&Client) -> RequestBuilder) -> Result<Response, reqwest::Error> {
-        let mut delays = wait::backoff(self.opts.backoff, Duration::from_secs(5), self.opts.retries);
+    pub fn send(
+        &self,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Response, reqwest::Error> {
+        let mut delays =
+            wait::backoff(self.opts.backoff, Duration::from_secs(5), self.opts.retries);
         loop {
             let mut req = build(&self.client);
             if let Some((user, pw)) = &self.opts.basic_auth {

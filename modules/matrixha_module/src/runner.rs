@@ -49,7 +49,10 @@ pub fn run_module<M: Module>() -> ! {
             ),
         },
     };
-    let failed = result.get("failed").and_then(Value::as_bool).unwrap_or(false);
+    let failed = result
+        .get("failed")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     emit(&result);
     std::process::exit(if failed { 1 } else { 0 });
 }
@@ -202,9 +205,7 @@ mod tests {
 
     #[test]
     fn errors_are_failed_results_without_the_secret() {
-        let r = run_with_args::<Demo>(&format!(
-            r#"{{"path":"/x","password":"{PW}","fail":true}}"#
-        ));
+        let r = run_with_args::<Demo>(&format!(r#"{{"path":"/x","password":"{PW}","fail":true}}"#));
         assert_eq!(r["failed"], true);
         assert_eq!(r["param"], "path");
         let msg = r["msg"].as_str().unwrap();
@@ -225,7 +226,8 @@ mod tests {
         let r = render_panic("demo", "index out of bounds", "src/x.rs:3");
         assert_eq!(r["failed"], true);
         let msg = r["msg"].as_str().unwrap();
-        assert!(msg.contains("internal error in matrixha.stack.demo: index out of bounds at src/x.rs:3"));
+        assert!(msg
+            .contains("internal error in matrixha.stack.demo: index out of bounds at src/x.rs:3"));
         assert!(!msg.contains("stack backtrace"));
     }
 }

@@ -76,7 +76,10 @@ pub fn signal_pid_file(pid_file: &Path, signal: Signal) -> Result<(), ModuleErro
             .with_fix("check that the service runs and writes that pid file")
     })?;
     let pid: i32 = text.trim().parse().map_err(|_| {
-        ModuleError::new(format!("pid file {} does not hold a pid", pid_file.display()))
+        ModuleError::new(format!(
+            "pid file {} does not hold a pid",
+            pid_file.display()
+        ))
     })?;
     kill(Pid::from_raw(pid), signal)
         .map_err(|e| ModuleError::new(format!("cannot send {signal} to pid {pid}: {e}")))

@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn changed_line_shows_as_delete_and_add_with_context() {
         let d = unified("a\nb\nc\nd\n", "a\nB\nc\nd\n", "f", 1);
-        assert_eq!(d, "--- f (before)\n+++ f (after)\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+        assert_eq!(
+            d,
+            "--- f (before)\n+++ f (after)\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n"
+        );
     }
 
     #[test]

@@ -61,13 +61,19 @@ mod tests {
     #[test]
     fn hard_error_stops_at_once() {
         let r: Result<Result<(), String>, &str> =
-            until(Duration::from_secs(60), Duration::from_secs(1), |_| Err("auth"));
+            until(Duration::from_secs(60), Duration::from_secs(1), |_| {
+                Err("auth")
+            });
         assert_eq!(r, Err("auth"));
     }
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let d: Vec<_> = backoff(Duration::from_millis(100), Duration::from_millis(350), 4).collect();
-        assert_eq!(d.iter().map(|d| d.as_millis()).collect::<Vec<_>>(), vec![100, 200, 350, 350]);
+        let d: Vec<_> =
+            backoff(Duration::from_millis(100), Duration::from_millis(350), 4).collect();
+        assert_eq!(
+            d.iter().map(|d| d.as_millis()).collect::<Vec<_>>(),
+            vec![100, 200, 350, 350]
+        );
     }
 }

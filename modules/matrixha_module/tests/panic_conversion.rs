@@ -40,7 +40,10 @@ fn main() {
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout:?}"));
     assert_eq!(v["failed"], true, "{v}");
     let msg = v["msg"].as_str().expect("msg");
-    assert!(msg.contains("internal error in matrixha.stack.indexer"), "{msg}");
+    assert!(
+        msg.contains("internal error in matrixha.stack.indexer"),
+        "{msg}"
+    );
     assert!(msg.contains("index out of bounds"), "{msg}");
     assert!(!stdout.contains("stack backtrace"), "{stdout}");
     assert_eq!(out.status.code(), Some(1), "exit status");

@@ -13,7 +13,9 @@ impl Module for MinioBucket {
     const NAME: &'static str = "minio_bucket";
     type Params = Params;
     fn run(_: Params, _: &Ctx) -> Result<Outcome, ModuleError> {
-        Err(ModuleError::new("matrixha.stack.minio_bucket is not implemented in this release")
-            .with_fix("see the project's issue tracker"))
+        Err(
+            ModuleError::new("matrixha.stack.minio_bucket is not implemented in this release")
+                .with_fix("see the project's issue tracker"),
+        )
     }
 }
