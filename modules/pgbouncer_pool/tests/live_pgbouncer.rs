@@ -188,14 +188,15 @@ impl Lab {
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
         } else {
-            let log = std::fs::read_to_string(self.path("pgbouncer.log")).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(8).collect();
-            Err(format!(
-                "{}\npgbouncer.log (last lines, newest first):\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                tail.join("\n")
-            ))
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
         }
+    }
+
+    /// The last lines of PgBouncer's log, for failure messages.
+    fn pgbouncer_log(&self) -> String {
+        let log = std::fs::read_to_string(self.path("pgbouncer.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
     }
 
     fn start_pgbouncer(&mut self) {
@@ -355,7 +356,8 @@ fn scram_pool_lifecycle_against_real_pgbouncer_and_postgresql() {
         Ok("synapse")
     );
     let wrong = lab.psql_pooled("not-the-password", "SELECT 1").unwrap_err();
-    assert!(wrong.contains("password authentication failed"), "{wrong}");
+    // PgBouncer itself checks the client's SCRAM proof and says so.
+    assert!(wrong.contains("SASL authentication failed"), "{wrong}");
 
     // Idempotence with the console: nothing to do, facts from SHOW.
     let r = run(&base, false, false);
@@ -560,5 +562,67 @@ fn bad_input_and_unreachable_console_fail_clearly() {
     assert!(
         w.contains("ALTER ROLE <synapse role> SET bytea_output"),
         "{w}"
+    );
+}
+
+/// DN-3: the seeds' md5 auth file cannot log in to a SCRAM-only server, and
+/// neither can a SCRAM secret with its own salt; the server's own verifier can.
+#[test]
+fn dn3_only_the_servers_own_verifier_logs_in_through_pgbouncer() {
+    let mut lab = Lab::start();
+    let mut base = lab.args();
+    // After a failed server login PgBouncer waits server_login_retry (15 s) before the next try.
+    base["settings"] = json!({"server_login_retry": "1"});
+
+    // The seeds' way: auth_type md5 and an md5 secret.
+    let mut md5 = base.clone();
+    md5["auth_type"] = json!("md5");
+    md5["users"][0]["encryption"] = json!("md5");
+    md5["users"][1]["encryption"] = json!("md5");
+    md5["verifier_source"] = Value::Null;
+    md5["admin"] = Value::Null;
+    md5["service_action"] = json!("none");
+    assert_eq!(ok(&run(&md5, false, false))["changed"], true);
+    lab.start_pgbouncer();
+    let err = lab.psql_pooled(SYNAPSE_PW, "SELECT 1").unwrap_err();
+    // PgBouncer cannot answer the server's SCRAM challenge from an md5 secret.
+    assert!(
+        err.contains("server login failed: wrong password type"),
+        "md5 secret against a SCRAM server: {err}\n{}",
+        lab.pgbouncer_log()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // SCRAM with this module's own salt: clients log in to PgBouncer, PgBouncer not to PostgreSQL.
+    let mut own_salt = base.clone();
+    own_salt["verifier_source"] = Value::Null;
+    own_salt["admin"]["password"] = json!(ADMIN_PW);
+    // The console still speaks md5 for pgb_admin until the RELOAD: PgBouncer answers md5 for md5 secrets.
+    let r = run(&own_salt, false, false);
+    ok(&r);
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("verifier_source is not set"),
+        "{r:#}"
+    );
+    let err = lab.psql_pooled(SYNAPSE_PW, "SELECT 1").unwrap_err();
+    // PgBouncer accepted the client, then PostgreSQL refused PgBouncer's proof.
+    let log = lab.pgbouncer_log();
+    assert!(
+        err.contains("password authentication failed for user \"synapse\"")
+            && log.contains("server login failed: FATAL password authentication failed"),
+        "own-salt SCRAM secret: {err}\n{log}"
+    );
+
+    // The server's verifier: the login goes through.
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = run(&base, false, false);
+    ok(&r);
+    assert_eq!(r["users_with_new_secret"], json!(["synapse"]), "{r:#}");
+    assert_eq!(
+        lab.psql_pooled(SYNAPSE_PW, "SELECT current_user")
+            .as_deref(),
+        Ok("synapse")
     );
 }
