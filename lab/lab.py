@@ -74,24 +74,28 @@ class Lab:
 
     def __init__(self, limit=None):
         argv = [str(VENV_BIN / "ansible-inventory"), "-i", str(INVENTORY), "--list"]
+        hostvars = json.loads(run(argv)).get("_meta", {}).get("hostvars", {})
+        selected = set(hostvars)
         if limit:
-            argv += ["--limit", limit]
-        data = json.loads(run(argv))
-        hostvars = data.get("_meta", {}).get("hostvars", {})
-        if not hostvars:
+            limited = json.loads(run([*argv, "--limit", limit]))
+            selected = set(limited.get("_meta", {}).get("hostvars", {}))
+        if not selected:
             raise LabError(f"no host in {INVENTORY} matches --limit {limit!r}")
         some = next(iter(hostvars.values()))
         self.prefix = some.get("lab_prefix", "mxlab")
         self.image = some.get("lab_image", "matrixha/lab-debian12:latest")
         self.networks = {name: ipaddress.ip_network(net)
                          for name, net in some.get("lab_networks", {}).items()}
-        self.hosts = {}
+        # all_hosts: every inventory host (each resolves all of them by name);
+        # hosts: the ones this command acts on (--limit).
+        self.all_hosts = {}
         for host, hv in sorted(hostvars.items()):
             addresses = hv.get("lab_addresses") or [hv.get("matrixha_node_address")]
             if not all(addresses):
                 raise LabError(f"{host}: set matrixha_node_address (or lab_addresses) "
                                f"in {INVENTORY}")
-            self.hosts[host] = [(self.network_of(host, a), a) for a in addresses]
+            self.all_hosts[host] = [(self.network_of(host, a), a) for a in addresses]
+        self.hosts = {h: a for h, a in self.all_hosts.items() if h in selected}
 
     def network_of(self, host, address):
         ip = ipaddress.ip_address(address)
@@ -150,7 +154,7 @@ def create_host(lab, host):
     (first_net, first_ip), *more = lab.hosts[host]
     # Every lab host resolves every other by inventory name (Docker's DNS only knows the
     # containers sharing a network; production uses the seeds' /etc/hosts).
-    add_hosts = [f"--add-host={h}:{addrs[0][1]}" for h, addrs in lab.hosts.items()]
+    add_hosts = [f"--add-host={h}:{addrs[0][1]}" for h, addrs in lab.all_hosts.items()]
     docker("run", "-d", "--name", name, "--hostname", host,
            "--label", f"matrixha.lab={lab.prefix}",
            "--network", lab.docker_network(first_net), "--ip", first_ip,
