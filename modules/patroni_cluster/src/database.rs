@@ -60,7 +60,7 @@ pub fn connect(p: &Params, host: &str, port: u16) -> Result<Client, ModuleError>
         cfg.password(pw.expose());
     }
     let mut client = cfg.connect(NoTls).map_err(|e| {
-        let text = e.to_string();
+        let text = db_error(&e);
         let (param, fix) = if text.contains("password authentication failed") {
             ("login_password", "give the superuser password of the cluster (superuser_password of action config)")
         } else if text.contains("pg_hba.conf") {

@@ -112,7 +112,12 @@ pub fn parse_cluster(raw: &Value, me: Option<&Value>) -> Cluster {
         .map(|a| a.iter().filter_map(parse_member).collect())
         .unwrap_or_default();
     let mut c = Cluster {
-        scope: raw.get("scope").and_then(Value::as_str).map(str::to_owned),
+        // 3.0.2's /cluster has no scope; /patroni names it on both versions.
+        scope: raw
+            .get("scope")
+            .or_else(|| me.and_then(|m| m.pointer("/patroni/scope")))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         leader: None,
         members,
         replicas: vec![],
@@ -221,7 +226,8 @@ mod tests {
 
     #[test]
     fn patroni3_shape_needs_the_leaders_replication_list_for_streaming() {
-        let mut c = parse_cluster(&v3(), Some(&json!({"role": "master", "patroni": {"version": "3.0.2"}})));
+        let mut c = parse_cluster(&v3(), Some(&json!({"role": "master", "patroni": {"version": "3.0.2", "scope": "demo3"}})));
+        assert_eq!(c.scope.as_deref(), Some("demo"), "/cluster's scope wins");
         assert_eq!(c.leader.as_deref(), Some("pg1"));
         assert_eq!(c.sync_standbys, vec!["pg2"]);
         assert_eq!(c.pending_restart, vec!["pg1"]);

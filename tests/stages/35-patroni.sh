@@ -1,0 +1,337 @@
+#!/usr/bin/env bash
+# Live tests of matrixha.stack.patroni_cluster against real etcd + PostgreSQL 15 + Patroni,
+# once with Debian's Patroni 3.0.2 and once with Patroni 4.x from PyPI (a venv under target/),
+# three members each on 127.0.0.1 private ports. The module renders every node's patroni.yml
+# itself, then: facts, wait_for, PATCH idempotence, pending restarts, switchover (named, best,
+# refused), failover, reinitialize, database/role with SCRAM, and every bad-input case.
+# Everything it starts is stopped by pid and its temp dir removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+stage_start=$(date +%s)
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build -q -p patroni_cluster
+MOD=$CARGO_TARGET_DIR/debug/patroni_cluster
+PGBIN=/usr/lib/postgresql/15/bin
+PATRONI3=/usr/bin/patroni
+VENV=${MATRIXHA_PATRONI4_VENV:-$PWD/target/patroni4-venv}
+for need in "$PGBIN/postgres" "$PATRONI3" /usr/bin/etcd /usr/bin/psql /usr/bin/jq; do
+  [[ -x $need ]] || { echo "FAIL: $need missing; run scripts/deps.sh (Debian packages postgresql-15 patroni etcd-server jq)"; exit 1; }
+done
+# Patroni 4.x: PyPI in a venv the postgres user can read (Debian's python3, not a per-user one).
+if ! runuser -u postgres -- "$VENV/bin/patroni" --version 2>/dev/null | grep -q '^patroni 4\.'; then
+  echo "--- creating $VENV (patroni[etcd3] 4.x from PyPI)"
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q 'patroni[etcd3]>=4,<5' psycopg2-binary
+fi
+PATRONI4=$VENV/bin/patroni
+
+T=$(mktemp -d /tmp/matrixha-patroni.XXXXXX)
+chmod 755 "$T"
+mkdir -p "$T/sock" && chown postgres:postgres "$T/sock"
+PIDS=()
+DATADIRS=()
+cleanup() {
+  local rc=$?
+  set +e
+  stop_members
+  [[ -n ${ETCD_PID:-} ]] && kill "$ETCD_PID" 2>/dev/null && wait "$ETCD_PID" 2>/dev/null
+  if ((rc != 0)); then
+    echo "--- last module result:"; cat "$T/last.json" 2>/dev/null; echo
+    for log in "$T"/*/*.log; do [[ -f $log ]] && { echo "--- tail $log"; tail -n 15 "$log"; }; done
+  fi
+  rm -rf "$T"
+  exit $rc
+}
+trap cleanup EXIT
+
+# Members start under setpriv, which execs Patroni in place: the pid kept is Patroni's own.
+# Patroni stops its PostgreSQL on SIGTERM; whatever still runs afterwards is killed by the
+# pid in its own postmaster.pid (never by name).
+stop_members() {
+  local pid d
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  for d in "${DATADIRS[@]}"; do
+    if [[ -f $d/postmaster.pid ]]; then
+      pid=$(head -n1 "$d/postmaster.pid")
+      if [[ $pid =~ ^[0-9]+$ ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+  done
+  PIDS=()
+  DATADIRS=()
+}
+
+SUPER_PW=super-$RANDOM-secret-a1
+REPL_PW=repl-$RANDOM-secret-b2
+REWIND_PW=rewind-$RANDOM-secret-c3
+API_PW=api-$RANDOM-secret-d4
+SYNAPSE_PW=synapse-$RANDOM-secret-e5
+SYNAPSE_PW2=synapse-$RANDOM-secret-f6
+SECRETS=("$SUPER_PW" "$REPL_PW" "$REWIND_PW" "$API_PW" "$SYNAPSE_PW" "$SYNAPSE_PW2")
+ETCD_CLIENT=23791
+ETCD_PEER=23792
+PASS=0
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# mod ARGS [COMMON]: runs the module with COMMON + ARGS (ARGS win), result in $R; never leaks a secret.
+mod() {
+  local extra=${2:-}
+  [[ -n $extra ]] || extra='{}'
+  jq -n --argjson a "$1" --argjson b "$extra" '$b + $a' >"$T/args.json"
+  local t0=$SECONDS
+  "$MOD" "$T/args.json" >"$T/last.json" || true
+  R=$(cat "$T/last.json")
+  if ((SECONDS - t0 >= 3)); then echo "    ($((SECONDS - t0)) s: $(jq -c '{action} + (if .condition then {condition} else {} end)' "$T/args.json"))"; fi
+  local s
+  for s in "${SECRETS[@]}"; do
+    [[ $R != *"$s"* ]] || fail "a secret appears in the module output: $R"
+  done
+}
+# ok 'jq filter' 'what a user would check'
+ok() {
+  jq -e "$1" >/dev/null <<<"$R" || fail "$2 (jq: $1) in: $R"
+  PASS=$((PASS + 1))
+}
+succeeds() { ok '.failed == false' "$1: module failed"; }
+fails_with() {
+  ok '.failed == true' "$1: module should fail"
+  jq -e --arg s "$2" '.msg | contains($s)' >/dev/null <<<"$R" || fail "$1: message lacks '$2': $(jq -r .msg <<<"$R")"
+  jq -e '.msg | contains("Fix: ")' >/dev/null <<<"$R" || fail "$1: message gives no fix: $(jq -r .msg <<<"$R")"
+  PASS=$((PASS + 1))
+}
+psql_as() { # user password port sql
+  PGPASSWORD=$2 psql -X -qAt "host=127.0.0.1 port=$3 user=$1 dbname=${5:-postgres} connect_timeout=5" -c "$4"
+}
+
+start_etcd() {
+  local port
+  for port in $ETCD_CLIENT $ETCD_PEER; do
+    [[ -z $(ss -ltnH "sport = :$port") ]] || fail "port $port on 127.0.0.1 is in use; stop what listens there (ss -ltnp 'sport = :$port')"
+  done
+  mkdir -p "$T/etcd"
+  /usr/bin/etcd --name mha --data-dir "$T/etcd/data" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER" \
+    --initial-cluster "mha=http://127.0.0.1:$ETCD_PEER" >"$T/etcd/etcd.log" 2>&1 &
+  ETCD_PID=$!
+  for _ in $(seq 1 40); do
+    curl -fsS "http://127.0.0.1:$ETCD_CLIENT/health" 2>/dev/null | grep -q true && return 0
+    sleep 0.25
+  done
+  fail "etcd did not become healthy on 127.0.0.1:$ETCD_CLIENT"
+}
+
+# suite VERSION PATRONI_BIN REST_BASE PG_BASE
+suite() {
+  local v=$1 bin=$2 rest=$3 pgp=$4 t0 dir scope=mha$1 i
+  t0=$(date +%s)
+  dir=$T/v$v
+  mkdir -p "$dir" && chown postgres:postgres "$dir"
+  echo "--- Patroni $v: $($bin --version)"
+  for i in 0 1 2; do
+    for port in $((rest + i)) $((pgp + i)); do
+      [[ -z $(ss -ltnH "sport = :$port") ]] || fail "port $port on 127.0.0.1 is in use; stop what listens there (ss -ltnp 'sport = :$port')"
+    done
+  done
+  API="{\"api_url\":\"http://127.0.0.1:$rest\",\"api_username\":\"patroni\",\"api_password\":\"$API_PW\",\"timeout\":90}"
+
+  # -- config: the module renders each node's patroni.yml; Patroni runs from it.
+  for i in 1 2 3; do
+    CONF=$(jq -n --arg dir "$dir" --arg scope "$scope" --arg i "$i" --argjson rest "$rest" --argjson pgp "$pgp" \
+      --arg su "$SUPER_PW" --arg re "$REPL_PW" --arg rw "$REWIND_PW" --arg api "$API_PW" --arg sock "$T/sock" \
+      --argjson etcd "$ETCD_CLIENT" '{
+        action: "config", path: "\($dir)/pg\($i).yml", scope: $scope, name: "pg\($i)",
+        node_address: "127.0.0.1", restapi_port: ($rest + ($i|tonumber) - 1), postgres_port: ($pgp + ($i|tonumber) - 1),
+        etcd3_hosts: ["127.0.0.1:\($etcd)"], data_dir: "\($dir)/pg\($i)", bin_dir: "/usr/lib/postgresql/15/bin",
+        pgpass: "\($dir)/pg\($i).pgpass", unix_socket_dir: $sock,
+        superuser_password: $su, replication_password: $re, rewind_password: $rw,
+        api_username: "patroni", api_password: $api, cluster_networks: ["127.0.0.0/8"],
+        api_url: "http://127.0.0.1:\($rest + ($i|tonumber) - 1)", reload: "rest",
+        dcs: {ttl: 20, loop_wait: 2, retry_timeout: 5, synchronous_mode: true, maximum_lag_on_failover: 16777216,
+              parameters: {max_connections: 100, wal_keep_size: "128MB", hot_standby: true},
+              archive_command: "/bin/true %p"},
+        local_parameters: {shared_buffers: "32MB"}, tags: {nofailover: false}
+      }')
+    mod "$CONF" '{"_ansible_check_mode":true,"_ansible_diff":true}'
+    succeeds "config check mode"
+    ok '.changed == true and (.diff[0].after | contains("etcd3:")) and (.diff[0].after | contains("********"))' "check mode predicts the new file, passwords masked"
+    [[ ! -e $dir/pg$i.yml ]] || fail "check mode wrote $dir/pg$i.yml"
+    mod "$CONF"
+    succeeds "config"
+    ok '.changed == true and .reloaded == false and (.warnings[0] | contains("not reachable"))' "first write: changed, Patroni not running yet"
+    [[ $(stat -c '%U %a' "$dir/pg$i.yml") == "postgres 600" ]] || fail "pg$i.yml is $(stat -c '%U %a' "$dir/pg$i.yml"), want postgres 600"
+    grep -q '^etcd3:' "$dir/pg$i.yml" && ! grep -q '^etcd:' "$dir/pg$i.yml" || fail "pg$i.yml lacks etcd3: (DN-19)"
+    mod "$CONF"
+    ok '.changed == false' "config is idempotent"
+    DATADIRS+=("$dir/pg$i")
+  done
+
+  # -- start pg1 first so it bootstraps, then the replicas.
+  setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin" "$dir/pg1.yml" >"$dir/pg1.log" 2>&1 &
+  PIDS+=($!)
+  mod '{"action":"wait_for","condition":"leader"}' "$API"
+  succeeds "wait_for leader after bootstrap"
+  ok '.cluster.leader == "pg1"' "pg1 bootstrapped and leads"
+  for i in 2 3; do
+    setpriv --reuid=postgres --regid=postgres --init-groups -- "$bin" "$dir/pg$i.yml" >"$dir/pg$i.log" 2>&1 &
+    PIDS+=($!)
+  done
+  mod '{"action":"wait_for","condition":"streaming","count":2}' "$API"
+  succeeds "wait_for 2 streaming replicas"
+  echo "    3 members up and streaming after $(( $(date +%s) - t0 )) s"
+  mod '{"action":"wait_for","condition":"sync_standby","count":1,"timeout":30}' "$API"
+  succeeds "wait_for a synchronous standby"
+
+  # -- facts
+  mod '{"action":"facts"}' "$API"
+  succeeds "facts"
+  ok '.ansible_facts.patroni_cluster.leader == "pg1" and (.cluster.members | length) == 3' "facts: leader pg1, 3 members"
+  ok "(.cluster.patroni_version | startswith(\"$v.\"))" "facts: Patroni version $v.x"
+  ok '(.cluster.streaming | length) == 2 and (.cluster.sync_standbys | length) == 1 and .cluster.timeline == 1' "facts: streaming, sync standby, timeline"
+  ok '[.cluster.members[] | select(.name != "pg1") | .lag | numbers] | length == 2' "facts: replica lag in bytes"
+  [[ $(psql_as postgres "$SUPER_PW" "$pgp" 'show archive_mode') == on ]] || fail "archive_mode is not on (DN-7)"
+  [[ $(psql_as postgres "$SUPER_PW" "$pgp" "select setting from pg_settings where name='listen_addresses'") == 127.0.0.1 ]] || fail "PostgreSQL does not listen on the node address only"
+
+  # -- a running node's file changes: written and Patroni reloads it through REST.
+  mod "$(jq '.tags.clonefrom = true' <<<"$CONF")"
+  ok '.changed == true and .reloaded == true' "changed config reloads the running Patroni (POST /reload)"
+
+  # -- dynamic configuration: PATCH only the difference; check mode leaves /config alone.
+  DCS='{"action":"dynamic_config","dcs":{"loop_wait":2,"synchronous_mode":true,"parameters":{"work_mem":"8MB","max_connections":100}}}'
+  mod "$DCS" "$(jq '. + {"_ansible_check_mode":true,"_ansible_diff":true}' <<<"$API")"
+  succeeds "dynamic_config check mode"
+  ok '.changed == true and .patch == {"postgresql":{"parameters":{"work_mem":"8MB"}}}' "check mode: the patch holds only work_mem"
+  ok '.diff[0].after | contains("work_mem: 8MB")' "check mode: diff shows the change"
+  curl -fsS "http://127.0.0.1:$rest/config" | jq -e '.postgresql.parameters.work_mem == null' >/dev/null || fail "check mode patched /config"
+  mod "$DCS" "$API"
+  ok '.changed == true' "dynamic_config patches"
+  curl -fsS "http://127.0.0.1:$rest/config" | jq -e '.postgresql.parameters.work_mem == "8MB"' >/dev/null || fail "/config lacks work_mem after PATCH"
+  mod "$DCS" "$API"
+  ok '.changed == false and .patch == {}' "dynamic_config is idempotent"
+  # A parameter that needs a restart: flagged, then restarted on request (replicas first).
+  mod '{"action":"dynamic_config","dcs":{"parameters":{"max_connections":110}},"restart_pending":true}' "$API"
+  succeeds "dynamic_config with restart_pending"
+  ok '.changed == true and (.restarted | length) == 3 and .restarted[2] == "pg1"' "all members restarted, leader last"
+  ok '.cluster.pending_restart == []' "no pending restart afterwards"
+  [[ $(psql_as postgres "$SUPER_PW" "$pgp" 'show max_connections') == 110 ]] || fail "max_connections not applied on the leader"
+  mod '{"action":"restart","restart_pending":true}' "$API"
+  ok '.changed == false and .restarted == []' "restart of pending members only: nothing pending"
+  mod '{"action":"wait_for","condition":"streaming","count":2}' "$API"
+  succeeds "replicas stream again after the restarts"
+
+  # -- database and role on the leader, SCRAM verifier computed by the module.
+  DB=$(jq -n --arg pw "$SYNAPSE_PW" --arg su "$SUPER_PW" '{action:"database",db_name:"synapse",db_owner:"synapse",db_owner_password:$pw,login_password:$su}')
+  mod "$DB" "$(jq '. + {"_ansible_check_mode":true}' <<<"$API")"
+  ok '.changed == true and (.executed_queries | length) == 2' "database check mode predicts role + database"
+  [[ -z $(psql_as postgres "$SUPER_PW" "$pgp" "select 1 from pg_database where datname='synapse'") ]] || fail "check mode created the database"
+  mod "$DB" "$API"
+  succeeds "database"
+  ok '.changed == true and (.executed_queries[1] | contains("LC_COLLATE '"'C'"'")) and (.executed_queries[0] | contains("<scram-sha-256 verifier>"))' "database created, verifier not shown"
+  [[ $(psql_as synapse "$SYNAPSE_PW" "$pgp" "select pg_encoding_to_char(encoding)||' '||datcollate||' '||datctype||' '||pg_get_userbyid(datdba) from pg_database where datname=current_database()" synapse) == "UTF8 C C synapse" ]] \
+    || fail "synapse cannot log in with its password, or the database is not UTF8/C/C owned by synapse"
+  [[ $(psql_as postgres "$SUPER_PW" "$pgp" "select left(rolpassword,14) from pg_authid where rolname='synapse'") == 'SCRAM-SHA-256$' ]] || fail "synapse's password is not a SCRAM verifier"
+  mod "$DB" "$API"
+  ok '.changed == false and .executed_queries == []' "database is idempotent (verifier kept)"
+  mod "$(jq --arg pw "$SYNAPSE_PW2" '.db_owner_password = $pw' <<<"$DB")" "$API"
+  ok '.changed == true and .executed_queries == ["ALTER ROLE synapse PASSWORD '"'<scram-sha-256 verifier>'"'"]' "a new password replaces the verifier"
+  psql_as synapse "$SYNAPSE_PW2" "$pgp" 'select 1' synapse >/dev/null || fail "new password rejected"
+  ! psql_as synapse "$SYNAPSE_PW" "$pgp" 'select 1' synapse >/dev/null 2>&1 || fail "old password still accepted"
+  # Only verifiers travel: the clear password is nowhere on disk (data dirs, WAL, logs).
+  ! grep -rqaF -e "$SYNAPSE_PW" -e "$SYNAPSE_PW2" "$dir" 2>/dev/null || fail "a clear application password reached a file under $dir"
+  sleep 1 # the role and database reach the replicas before the switchover below
+
+  # -- switchover: check mode, refused (not a sync standby, unknown, stale leader), named, best, no-op.
+  mod '{"action":"facts"}' "$API"
+  SYNC=$(jq -r '.cluster.sync_standbys[0]' <<<"$R")
+  ASYNC=$(jq -r --arg s "$SYNC" '[.cluster.replicas[] | select(. != $s)][0]' <<<"$R")
+  mod "{\"action\":\"switchover\",\"candidate\":\"$ASYNC\"}" "$API"
+  fails_with "switchover to an async replica in synchronous mode" "$ASYNC cannot take over: it is not a synchronous standby"
+  mod '{"action":"switchover","candidate":"pg9"}' "$API"
+  fails_with "switchover to an unknown member" "'pg9' is not a member of cluster $scope"
+  mod "{\"action\":\"switchover\",\"leader\":\"$SYNC\"}" "$API"
+  fails_with "switchover naming a stale leader" "$SYNC is not the leader; pg1 is"
+  mod "{\"action\":\"switchover\",\"candidate\":\"$SYNC\"}" "$(jq '. + {"_ansible_check_mode":true}' <<<"$API")"
+  ok ".changed == true and .candidate == \"$SYNC\" and .cluster.leader == \"pg1\"" "switchover check mode: predicts, moves nothing"
+  mod "{\"action\":\"switchover\",\"candidate\":\"$SYNC\",\"leader\":\"pg1\"}" "$API"
+  succeeds "switchover to $SYNC"
+  ok ".changed == true and .cluster.leader == \"$SYNC\" and .previous_leader == \"pg1\" and (.cluster.streaming | index(\"pg1\") != null)" "$SYNC leads, pg1 rejoined streaming"
+  echo "    switchover pg1 -> $SYNC: promoted after $(jq .elapsed <<<"$R") s, pg1 streaming again after $(jq .rejoined_after <<<"$R") s"
+  mod "{\"action\":\"switchover\",\"candidate\":\"$SYNC\"}" "$API"
+  ok '.changed == false' "switchover to the current leader changes nothing"
+  [[ $(psql_as synapse "$SYNAPSE_PW2" "$((pgp + ${SYNC#pg} - 1))" 'select 1' synapse) == 1 ]] || fail "database/role missing on the new leader"
+  mod '{"action":"wait_for","condition":"sync_standby","timeout":30}' "$API"
+  succeeds "a synchronous standby again after the switchover"
+  mod '{"action":"switchover"}' "$API"
+  succeeds "switchover to the best candidate"
+  ok ".changed == true and .previous_leader == \"$SYNC\" and .cluster.leader == .candidate" "best candidate promoted"
+  LEADER=$(jq -r .cluster.leader <<<"$R")
+
+  # -- reinitialize a replica; refuse the leader.
+  mod "{\"action\":\"reinitialize\",\"member\":\"$LEADER\"}" "$API"
+  fails_with "reinitialize the leader" "$LEADER is the leader"
+  mod '{"action":"facts"}' "$API"
+  REPLICA=$(jq -r '.cluster.replicas[0]' <<<"$R")
+  mod "{\"action\":\"reinitialize\",\"member\":\"$REPLICA\"}" "$API"
+  succeeds "reinitialize $REPLICA"
+  ok ".changed == true and (.cluster.streaming | index(\"$REPLICA\") != null)" "$REPLICA rebuilt and streaming"
+  echo "    reinitialize $REPLICA: $(jq .elapsed <<<"$R") s"
+
+  # -- failover to a named replica on a healthy cluster.
+  mod '{"action":"wait_for","condition":"sync_standby","timeout":30}' "$API"
+  TARGET=$(jq -r '.cluster.sync_standbys[0]' <<<"$R")
+  mod "{\"action\":\"failover\",\"candidate\":\"$TARGET\"}" "$(jq '. + {"_ansible_check_mode":true}' <<<"$API")"
+  ok ".changed == true and .cluster.leader == \"$LEADER\"" "failover check mode moves nothing"
+  mod "{\"action\":\"failover\",\"candidate\":\"$TARGET\"}" "$API"
+  succeeds "failover to $TARGET"
+  ok ".cluster.leader == \"$TARGET\"" "$TARGET leads after failover"
+  mod "{\"action\":\"failover\",\"candidate\":\"$TARGET\"}" "$API"
+  ok '.changed == false' "failover to the leader changes nothing"
+
+  # -- bad input against the live cluster.
+  mod '{"action":"dynamic_config","dcs":{"parameters":{"work_mem":"16MB"}}}' \
+    "$(jq '.api_password = "wrong-password-xyz"' <<<"$API")"
+  fails_with "wrong REST credentials" "api_password: Patroni at http://127.0.0.1:$rest/config rejected api_username/api_password (401)"
+  mod '{"action":"dynamic_config","dcs":{"parameters":{"work_mem":"16MB"}}}' "$(jq 'del(.api_username, .api_password)' <<<"$API")"
+  fails_with "missing REST credentials" "requires authentication (401)"
+  mod '{"action":"dynamic_config","dcs":{"ttl":20,"loop_wait":11}}' "$API"
+  fails_with "ttl arithmetic against the live /config" "loop_wait (11) + 2 × retry_timeout (5) = 21 exceeds ttl (20)"
+  curl -fsS "http://127.0.0.1:$rest/config" | jq -e '.loop_wait == 2' >/dev/null || fail "refused change reached /config"
+  mod '{"action":"dynamic_config","dcs":{"parameters":{"synchronous_standby_names":"*"}}}' "$API"
+  fails_with "synchronous_standby_names by hand (DN-6)" "managed by Patroni"
+  mod '{"action":"facts","api_url":"http://127.0.0.1:1"}'
+  fails_with "unreachable REST API" "api_url: Patroni REST API unreachable"
+  mod '{"action":"wait_for","condition":"streaming","count":5,"timeout":3}' "$API"
+  fails_with "wait_for more replicas than exist" "of 5 replicas streaming from $TARGET"
+  mod '{"action":"restart","member":"pg9"}' "$API"
+  fails_with "restart an unknown member" "'pg9' is not a member"
+  mod "$DB" "$(jq --arg h 127.0.0.1 --argjson p "$((pgp + ${REPLICA#pg} - 1))" '. + {login_host: $h, login_port: $p}' <<<"$API")"
+  if [[ $REPLICA != "$TARGET" ]]; then fails_with "database on a replica" "is a replica"; fi
+  mod "$(jq '.login_password = "wrong-superuser-pw"' <<<"$DB")" "$API"
+  fails_with "database with a wrong superuser password" "login_password: cannot connect"
+
+  stop_members
+  echo "--- Patroni $v suite passed in $(( $(date +%s) - t0 )) s"
+}
+
+# Static bad input: fails before touching anything.
+mod '{"action":"config","scope":"s","name":"n","node_address":"127.0.0.1","etcd3_hosts":["127.0.0.1:2379"],
+      "data_dir":"/tmp/x","bin_dir":"/tmp/y","superuser_password":"aaaaaaaaaaaaaaaa","replication_password":"bbbbbbbbbbbbbbbb",
+      "cluster_networks":["127.0.0.0/8"],"path":"/tmp/never-written.yml","dcs":{"ttl":20,"loop_wait":10,"retry_timeout":10}}'
+fails_with "bad ttl arithmetic" "dcs.ttl: loop_wait (10) + 2 × retry_timeout (10) = 30 exceeds ttl (20)"
+[[ ! -e /tmp/never-written.yml ]] || fail "an invalid config was written"
+mod '{"action":"config","scope":"s","name":"n","node_address":"0.0.0.0","etcd3_hosts":["127.0.0.1:2379"]}'
+fails_with "listen on every address" "node_address: 0.0.0.0 listens on every address"
+mod '{"action":"failover"}'
+fails_with "failover without candidate" "candidate: is required"
+
+start_etcd
+suite 4 "$PATRONI4" 28108 25532
+suite 3 "$PATRONI3" 28008 25432
+echo "=== 35-patroni: $PASS checks passed in $(( $(date +%s) - stage_start )) s"
