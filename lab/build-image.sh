@@ -63,6 +63,7 @@ if ((force)) || ! docker image inspect "$base_tag" >/dev/null 2>&1; then
   # cannot set STOPSIGNAL; the roles layer's Dockerfile does.)
   tar -C "$rootfs" --numeric-owner -c . | docker import \
     --change 'ENV container=docker' \
+    --change "LABEL org.matrixha.lab.recipe=base-$base_hash" \
     --change 'CMD ["/lib/systemd/systemd"]' \
     --message "matrixha lab base, recipe $base_hash" - "$base_tag" >/dev/null
   rm -rf "$rootfs"
@@ -101,4 +102,6 @@ docker image ls --format '{{.Repository}}:{{.Tag}}' \
   | grep -E '^matrixha/lab-debian12(-base)?:[0-9a-f]{12}$' \
   | grep -v -x -e "$base_tag" -e "$roles_tag" \
   | xargs -r docker image rm >/dev/null 2>&1 || true
+# A forced rebuild leaves the previous images untagged: remove those of the lab only.
+docker image prune -f --filter label=org.matrixha.lab.recipe >/dev/null
 echo "lab-image: matrixha/lab-debian12:latest = $roles_tag (ready in $(($(date +%s) - total_start)) s)"
