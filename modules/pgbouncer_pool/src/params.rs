@@ -606,3 +606,118 @@ impl Params {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(extra: serde_json::Value) -> Result<Params, ModuleError> {
+        let mut v = json!({
+            "listen_addr": ["10.0.3.11", "127.0.0.1"],
+            "admin_users": ["pgbouncer_admin"],
+            "users": [{"name": "synapse", "password": "synapse-password-1"},
+                      {"name": "pgbouncer_admin", "password": "admin-password-1"}],
+            "databases": [{"name": "synapse", "host": "10.0.3.10"}],
+            "capacity": {"synapse_database": "synapse", "synapse_processes": 19},
+            "admin": {"user": "pgbouncer_admin", "password": "admin-password-1"}
+        });
+        for (k, val) in extra.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        matrixha_module::parse_args::<Params>(&v.to_string()).map(|(_, p)| p)
+    }
+
+    fn invalid(extra: serde_json::Value) -> ModuleError {
+        params(extra).unwrap().validate().unwrap_err()
+    }
+
+    #[test]
+    fn large_scale_defaults_size_the_pools() {
+        let pools = params(json!({})).unwrap().validate().unwrap();
+        assert_eq!(pools.default_pool_size, 95);
+        assert_eq!(pools.reserve_pool_size, 10);
+        assert_eq!(pools.max_client_conn, 200);
+        assert_eq!(pools.plan.unwrap().max_db_connections, 105);
+    }
+
+    #[test]
+    fn synapse_pool_size_too_small_names_the_database_option() {
+        let e = invalid(
+            json!({"databases": [{"name": "synapse", "host": "10.0.3.10", "pool_size": 50}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("databases[synapse].pool_size"));
+        assert!(e.to_string().contains("at least 95"), "{e}");
+    }
+
+    #[test]
+    fn managed_keys_cannot_hide_in_settings() {
+        let e = invalid(json!({"settings": {"listen_port": "7000"}}));
+        assert_eq!(e.param.as_deref(), Some("settings"));
+        assert!(e.to_string().contains("own parameter"), "{e}");
+    }
+
+    #[test]
+    fn admin_user_must_be_an_admin_or_stats_user() {
+        let e = invalid(json!({"admin_users": []}));
+        assert_eq!(e.param.as_deref(), Some("admin.user"));
+    }
+
+    #[test]
+    fn md5_secret_needs_md5_auth_type() {
+        let e = invalid(
+            json!({"users": [{"name": "synapse", "password": "synapse-password-1", "encryption": "md5"}]}),
+        );
+        assert_eq!(e.param.as_deref(), Some("users[synapse].encryption"));
+    }
+
+    #[test]
+    fn non_ascii_password_is_refused_without_echoing_it() {
+        let e = invalid(json!({"users": [{"name": "synapse", "password": "pässwörd-secret"}]}));
+        assert_eq!(e.param.as_deref(), Some("users[synapse].password"));
+        assert!(!e.to_string().contains("pässwörd"), "{e}");
+    }
+
+    #[test]
+    fn values_pgbouncer_ini_would_misread_are_refused() {
+        assert_eq!(
+            invalid(json!({"listen_addr": ["10.0.3.11 ; x"]}))
+                .param
+                .as_deref(),
+            Some("listen_addr")
+        );
+        assert_eq!(
+            invalid(json!({"databases": [{"name": "synapse", "host": "10.0.3.10 dbname=x"}]}))
+                .param
+                .as_deref(),
+            Some("databases[synapse].host")
+        );
+        assert_eq!(
+            invalid(json!({"databases": [{"name": "pgbouncer", "host": "10.0.3.10"}]}))
+                .param
+                .as_deref(),
+            Some("databases[].name")
+        );
+    }
+
+    #[test]
+    fn capacity_must_name_a_listed_database() {
+        let e =
+            invalid(json!({"capacity": {"synapse_database": "matrix", "synapse_processes": 19}}));
+        assert_eq!(e.param.as_deref(), Some("capacity.synapse_database"));
+    }
+
+    #[test]
+    fn unknown_pool_mode_lists_the_choices() {
+        let e = params(json!({"pool_mode": "statment"})).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("pool_mode: unknown variant `statment`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("`session`") && msg.contains("`transaction`"),
+            "{msg}"
+        );
+    }
+}

@@ -224,3 +224,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod ini_tests {
+    use crate::params::Params;
+
+    #[test]
+    fn ini_points_at_the_writer_vip_with_sized_pools() {
+        let (_, p): (_, Params) = matrixha_module::parse_args(
+            r#"{"listen_addr": ["10.0.3.11", "127.0.0.1"],
+                "databases": [{"name": "synapse", "host": "10.0.3.10"}],
+                "capacity": {"synapse_database": "synapse", "synapse_processes": 19}}"#,
+        )
+        .unwrap();
+        let pools = p.validate().unwrap();
+        let ini = super::pgbouncer_ini(&p, &pools);
+        assert!(ini.contains(
+            "\n[databases]\nsynapse = host=10.0.3.10 port=5432 dbname=synapse max_db_connections=105\n"
+        ), "{ini}");
+        for line in [
+            "listen_addr = 10.0.3.11,127.0.0.1",
+            "listen_port = 6432",
+            "auth_type = scram-sha-256",
+            "pool_mode = session",
+            "default_pool_size = 95",
+            "reserve_pool_size = 10",
+            "max_client_conn = 200",
+            "server_reset_query = DISCARD ALL",
+        ] {
+            assert!(
+                ini.contains(&format!("\n{line}\n")),
+                "missing {line}:\n{ini}"
+            );
+        }
+    }
+}
