@@ -227,13 +227,16 @@ def cmd_up(args):
     log(f"hosts up in {t_hosts:.1f} s ({len(created)} created, "
         f"{len(names) - len(created)} already there)")
     timings = {"hosts up": t_hosts}
-    if not args.no_site:
-        t1 = time.monotonic()
-        changed = run_site(lab, args.limit, "converge")
-        timings["site.yml (egress on)"] = time.monotonic() - t1
-        log(f"converge: {changed} changed")
-    remove_egress(lab)
-    log("egress network removed: the lab is cut off from the outside")
+    try:
+        if not args.no_site:
+            t1 = time.monotonic()
+            changed = run_site(lab, args.limit, "converge")
+            timings["site.yml (egress on)"] = time.monotonic() - t1
+            log(f"converge: {changed} changed")
+    finally:
+        # Also after a failed run: the lab never stays connected to the outside.
+        remove_egress(lab)
+        log("egress network removed: the lab is cut off from the outside")
     if not args.no_site and not args.no_recheck:
         t2 = time.monotonic()
         changed = run_site(lab, args.limit, "second run")
