@@ -106,3 +106,77 @@ pub fn explain(url: &str, e: &reqwest::Error) -> String {
         format!("request to {url} failed: {e}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves the given raw responses, one per connection, on 127.0.0.1; returns the URL.
+    fn serve(responses: Vec<&'static str>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for r in responses {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(r.as_bytes());
+            }
+        });
+        url
+    }
+
+    const UNAVAILABLE: &str =
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    const OK: &str = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+
+    fn fast(retries: u32) -> HttpOptions {
+        HttpOptions {
+            retries,
+            backoff: Duration::from_millis(10),
+            ..HttpOptions::default()
+        }
+    }
+
+    #[test]
+    fn retries_503_until_success() {
+        let url = serve(vec![UNAVAILABLE, UNAVAILABLE, OK]);
+        let http = Http::new(fast(2)).unwrap();
+        let r = http.send(|c| c.get(&url)).unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.text().unwrap(), "ok");
+    }
+
+    #[test]
+    fn gives_up_after_the_retries() {
+        let url = serve(vec![UNAVAILABLE, UNAVAILABLE]);
+        let http = Http::new(fast(1)).unwrap();
+        assert_eq!(http.send(|c| c.get(&url)).unwrap().status().as_u16(), 503);
+    }
+
+    #[test]
+    fn refused_connection_is_explained() {
+        // Bind then drop: the port is closed when the request is made.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/");
+        let http = Http::new(fast(0)).unwrap();
+        let e = http.send(|c| c.get(&url)).unwrap_err();
+        assert!(explain(&url, &e).contains("cannot connect"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_ca_file_names_the_parameter() {
+        let opts = HttpOptions {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..HttpOptions::default()
+        };
+        let e = Http::new(opts).err().unwrap();
+        assert_eq!(e.param.as_deref(), Some("ca_file"));
+    }
+}
