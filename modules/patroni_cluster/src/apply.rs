@@ -14,8 +14,13 @@ pub fn write_config(p: &Params, content: &str) -> Result<(), ModuleError> {
     let path = Path::new(&p.path);
     if let Some(dir) = path.parent() {
         if !dir.exists() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ModuleError::param("path", format!("cannot create {}: {e}", dir.display()), "create the directory or choose another path"))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ModuleError::param(
+                    "path",
+                    format!("cannot create {}: {e}", dir.display()),
+                    "create the directory or choose another path",
+                )
+            })?;
         }
     }
     file::write_atomic(path, content.as_bytes(), &p.ownership()?, false)?;
@@ -33,7 +38,13 @@ pub fn reload(p: &Params) -> Result<(bool, Option<String>), ModuleError> {
                 systemd::apply(&p.service, systemd::ServiceAction::Reload)?;
                 Ok((true, None))
             } else {
-                Ok((false, Some(format!("{} is not active; Patroni reads the new file when it starts", p.service))))
+                Ok((
+                    false,
+                    Some(format!(
+                        "{} is not active; Patroni reads the new file when it starts",
+                        p.service
+                    )),
+                ))
             }
         }
         Reload::Rest => {
@@ -41,12 +52,25 @@ pub fn reload(p: &Params) -> Result<(bool, Option<String>), ModuleError> {
             match api.post("/reload", &json!({})) {
                 // 202 "reload scheduled" (3.x and 4.x); 200 on some versions.
                 Ok(r) if matches!(r.status, 200 | 202) => Ok((true, None)),
-                Ok(r) => Err(ModuleError::new(format!("Patroni refused POST {}/reload with {}: {}", api.base, r.status, snippet(&r.body)))
-                    .with_fix("see Patroni's log on this node")),
-                Err(e) if e.param.as_deref() == Some("api_url") && e.problem.contains("cannot connect") => Ok((
-                    false,
-                    Some(format!("Patroni is not reachable at {}; it reads the new file when it starts", api.base)),
-                )),
+                Ok(r) => Err(ModuleError::new(format!(
+                    "Patroni refused POST {}/reload with {}: {}",
+                    api.base,
+                    r.status,
+                    snippet(&r.body)
+                ))
+                .with_fix("see Patroni's log on this node")),
+                Err(e)
+                    if e.param.as_deref() == Some("api_url")
+                        && e.problem.contains("cannot connect") =>
+                {
+                    Ok((
+                        false,
+                        Some(format!(
+                            "Patroni is not reachable at {}; it reads the new file when it starts",
+                            api.base
+                        )),
+                    ))
+                }
                 Err(e) => Err(e),
             }
         }
@@ -62,8 +86,10 @@ pub fn settle(
     mut done: impl FnMut(&Cluster) -> Result<(), String>,
 ) -> Result<(Cluster, f64), ModuleError> {
     let start = Instant::now();
-    let res: Result<Result<Cluster, String>, ModuleError> =
-        wait::until(timeout, Duration::from_millis(250), |why| match observe::cluster(api) {
+    let res: Result<Result<Cluster, String>, ModuleError> = wait::until(
+        timeout,
+        Duration::from_millis(250),
+        |why| match observe::cluster(api) {
             Ok(c) => match done(&c) {
                 Ok(()) => Ok(Some(c)),
                 Err(missing) => {
@@ -75,7 +101,8 @@ pub fn settle(
                 *why = e.to_string();
                 Ok(None)
             }
-        });
+        },
+    );
     match res? {
         Ok(c) => Ok((c, round(start.elapsed().as_secs_f64()))),
         Err(msg) => Err(ModuleError::param(

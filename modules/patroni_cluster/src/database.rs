@@ -43,7 +43,11 @@ pub fn target(p: &Params, c: Option<&Cluster>) -> Result<(String, u16), ModuleEr
         )
     })?;
     let host = leader.host.clone().ok_or_else(|| {
-        ModuleError::param("login_host", format!("/cluster gives no host for leader {}", leader.name), "give login_host")
+        ModuleError::param(
+            "login_host",
+            format!("/cluster gives no host for leader {}", leader.name),
+            "give login_host",
+        )
     })?;
     Ok((host, p.login_port.or(leader.port).unwrap_or(5432)))
 }
@@ -62,13 +66,30 @@ pub fn connect(p: &Params, host: &str, port: u16) -> Result<Client, ModuleError>
     let mut client = cfg.connect(NoTls).map_err(|e| {
         let text = db_error(&e);
         let (param, fix) = if text.contains("password authentication failed") {
-            ("login_password", "give the superuser password of the cluster (superuser_password of action config)")
+            (
+                "login_password",
+                "give the superuser password of the cluster (superuser_password of action config)",
+            )
         } else if text.contains("pg_hba.conf") {
-            ("login_host", "allow this host in pg_hba (cluster_networks) or connect from a DB node")
+            (
+                "login_host",
+                "allow this host in pg_hba (cluster_networks) or connect from a DB node",
+            )
         } else {
-            ("login_host", "check that PostgreSQL listens on that address and port")
+            (
+                "login_host",
+                "check that PostgreSQL listens on that address and port",
+            )
         };
-        ModuleError::param(param, format!("cannot connect to PostgreSQL at {host}:{port} as {}: {}", p.login_user, db_error(&e)), fix)
+        ModuleError::param(
+            param,
+            format!(
+                "cannot connect to PostgreSQL at {host}:{port} as {}: {}",
+                p.login_user,
+                db_error(&e)
+            ),
+            fix,
+        )
     })?;
     let in_recovery: bool = client
         .query_one("SELECT pg_is_in_recovery()", &[])
@@ -77,7 +98,9 @@ pub fn connect(p: &Params, host: &str, port: u16) -> Result<Client, ModuleError>
     if in_recovery {
         return Err(ModuleError::param(
             "login_host",
-            format!("{host}:{port} is a replica (in recovery); databases are created on the leader"),
+            format!(
+                "{host}:{port} is a replica (in recovery); databases are created on the leader"
+            ),
             "omit login_host so the module connects to the leader from /cluster",
         ));
     }
@@ -95,18 +118,29 @@ pub fn db_error(e: &postgres::Error) -> String {
 pub fn observe(client: &mut Client, p: &Params) -> Result<Observed, ModuleError> {
     let owner = p.db_owner.clone().unwrap_or_default();
     let name = p.db_name.clone().unwrap_or_default();
-    let password = p.db_owner_password.as_ref().map(|s| s.expose()).unwrap_or_default();
-    let q = |e: postgres::Error| ModuleError::new(format!("cannot read the catalogue: {}", db_error(&e)));
+    let password = p
+        .db_owner_password
+        .as_ref()
+        .map(|s| s.expose())
+        .unwrap_or_default();
+    let q = |e: postgres::Error| {
+        ModuleError::new(format!("cannot read the catalogue: {}", db_error(&e)))
+    };
     let mut o = Observed::default();
     // pg_authid needs superuser; that is what login_user is.
     if let Some(row) = client
-        .query_opt("SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = $1", &[&owner])
+        .query_opt(
+            "SELECT rolcanlogin, rolpassword FROM pg_authid WHERE rolname = $1",
+            &[&owner],
+        )
         .map_err(q)?
     {
         o.role_exists = true;
         o.role_can_login = row.get(0);
         let stored: Option<String> = row.get(1);
-        o.password_matches = stored.map(|s| scram::matches(&s, password)).unwrap_or(false);
+        o.password_matches = stored
+            .map(|s| scram::matches(&s, password))
+            .unwrap_or(false);
     }
     if let Some(row) = client
         .query_opt(
@@ -127,7 +161,11 @@ pub fn observe(client: &mut Client, p: &Params) -> Result<Observed, ModuleError>
 
 /// Statements that bring `o` to what `p` asks. Names are validated plain identifiers,
 /// so they need no quoting; the verifier is generated here with a fresh salt.
-pub fn plan(p: &Params, o: &Observed, verifier: impl Fn() -> Result<String, ModuleError>) -> Result<Vec<Statement>, ModuleError> {
+pub fn plan(
+    p: &Params,
+    o: &Observed,
+    verifier: impl Fn() -> Result<String, ModuleError>,
+) -> Result<Vec<Statement>, ModuleError> {
     let owner = p.db_owner.clone().unwrap_or_default();
     let name = p.db_name.clone().unwrap_or_default();
     let mut out = Vec::new();
@@ -146,7 +184,10 @@ pub fn plan(p: &Params, o: &Observed, verifier: impl Fn() -> Result<String, Modu
         }
         if !o.role_can_login {
             let sql = format!("ALTER ROLE {owner} LOGIN");
-            out.push(Statement { shown: sql.clone(), sql });
+            out.push(Statement {
+                shown: sql.clone(),
+                sql,
+            });
         }
     }
     if !o.db_exists {
@@ -154,10 +195,20 @@ pub fn plan(p: &Params, o: &Observed, verifier: impl Fn() -> Result<String, Modu
             "CREATE DATABASE {name} OWNER {owner} ENCODING '{}' LC_COLLATE '{}' LC_CTYPE '{}' TEMPLATE template0",
             p.db_encoding, p.db_lc_collate, p.db_lc_ctype
         );
-        out.push(Statement { shown: sql.clone(), sql });
+        out.push(Statement {
+            shown: sql.clone(),
+            sql,
+        });
     } else {
-        let enc_ok = o.db_encoding.as_deref().map(|e| e.eq_ignore_ascii_case(&p.db_encoding.replace('-', ""))).unwrap_or(false);
-        if !enc_ok || o.db_collate.as_deref() != Some(&p.db_lc_collate) || o.db_ctype.as_deref() != Some(&p.db_lc_ctype) {
+        let enc_ok = o
+            .db_encoding
+            .as_deref()
+            .map(|e| e.eq_ignore_ascii_case(&p.db_encoding.replace('-', "")))
+            .unwrap_or(false);
+        if !enc_ok
+            || o.db_collate.as_deref() != Some(&p.db_lc_collate)
+            || o.db_ctype.as_deref() != Some(&p.db_lc_ctype)
+        {
             return Err(ModuleError::param(
                 "db_name",
                 format!(
@@ -174,7 +225,10 @@ pub fn plan(p: &Params, o: &Observed, verifier: impl Fn() -> Result<String, Modu
         }
         if o.db_owner.as_deref() != Some(owner.as_str()) {
             let sql = format!("ALTER DATABASE {name} OWNER TO {owner}");
-            out.push(Statement { shown: sql.clone(), sql });
+            out.push(Statement {
+                shown: sql.clone(),
+                sql,
+            });
         }
     }
     Ok(out)
@@ -192,7 +246,8 @@ pub fn apply(client: &mut Client, statements: &[Statement]) -> Result<(), Module
 }
 
 pub fn new_verifier(password: &str) -> Result<String, ModuleError> {
-    let salt = scram::new_salt().map_err(|e| ModuleError::new(format!("cannot read /dev/urandom for a salt: {e}")))?;
+    let salt = scram::new_salt()
+        .map_err(|e| ModuleError::new(format!("cannot read /dev/urandom for a salt: {e}")))?;
     Ok(scram::verifier(password, &salt, scram::ITERATIONS))
 }
 
@@ -220,7 +275,10 @@ mod tests {
     fn fresh_cluster_creates_role_then_database() {
         let s = plan(&params(), &Observed::default(), fake).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0].shown, "CREATE ROLE synapse LOGIN PASSWORD '<scram-sha-256 verifier>'");
+        assert_eq!(
+            s[0].shown,
+            "CREATE ROLE synapse LOGIN PASSWORD '<scram-sha-256 verifier>'"
+        );
         assert!(s[0].sql.contains("SCRAM-SHA-256$4096:"));
         assert_eq!(
             s[1].sql,
@@ -242,14 +300,29 @@ mod tests {
             db_ctype: Some("C".into()),
         };
         assert!(plan(&params(), &o, fake).unwrap().is_empty());
-        let changed = Observed { password_matches: false, db_owner: Some("postgres".into()), ..o.clone() };
+        let changed = Observed {
+            password_matches: false,
+            db_owner: Some("postgres".into()),
+            ..o.clone()
+        };
         let s = plan(&params(), &changed, fake).unwrap();
-        assert_eq!(s.iter().map(|s| s.shown.as_str()).collect::<Vec<_>>(), vec![
-            "ALTER ROLE synapse PASSWORD '<scram-sha-256 verifier>'",
-            "ALTER DATABASE synapse OWNER TO synapse"
-        ]);
-        let wrong = Observed { db_collate: Some("en_US.UTF-8".into()), ..o };
+        assert_eq!(
+            s.iter().map(|s| s.shown.as_str()).collect::<Vec<_>>(),
+            vec![
+                "ALTER ROLE synapse PASSWORD '<scram-sha-256 verifier>'",
+                "ALTER DATABASE synapse OWNER TO synapse"
+            ]
+        );
+        let wrong = Observed {
+            db_collate: Some("en_US.UTF-8".into()),
+            ..o
+        };
         let e = plan(&params(), &wrong, fake).unwrap_err().to_string();
-        assert!(e.starts_with("db_name: database synapse exists with ENCODING UTF8 LC_COLLATE en_US.UTF-8"), "{e}");
+        assert!(
+            e.starts_with(
+                "db_name: database synapse exists with ENCODING UTF8 LC_COLLATE en_US.UTF-8"
+            ),
+            "{e}"
+        );
     }
 }

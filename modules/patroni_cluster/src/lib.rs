@@ -11,8 +11,10 @@ pub mod rest;
 pub mod scram;
 
 use matrixha_module::{file, Ctx, Module, ModuleError, Outcome};
-use params::{check_timing, Action, Condition, DEFAULT_LOOP_WAIT, DEFAULT_RETRY_TIMEOUT, DEFAULT_TTL};
 pub use params::Params;
+use params::{
+    check_timing, Action, Condition, DEFAULT_LOOP_WAIT, DEFAULT_RETRY_TIMEOUT, DEFAULT_TTL,
+};
 use rest::Api;
 use serde_json::Value;
 use std::path::Path;
@@ -86,23 +88,41 @@ fn mask_file(text: &str) -> String {
         }
     }
     walk(&mut doc);
-    let header = text.lines().next().filter(|l| l.starts_with('#')).map(|l| format!("{l}\n")).unwrap_or_default();
-    format!("{header}{}", serde_yaml::to_string(&doc).unwrap_or_default())
+    let header = text
+        .lines()
+        .next()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .unwrap_or_default();
+    format!(
+        "{header}{}",
+        serde_yaml::to_string(&doc).unwrap_or_default()
+    )
 }
 
 fn facts(p: &Params) -> Result<Outcome, ModuleError> {
     let c = observe::cluster(&Api::new(p)?)?;
-    Ok(Outcome::unchanged().field("cluster", &c).fact("patroni_cluster", &c))
+    Ok(Outcome::unchanged()
+        .field("cluster", &c)
+        .fact("patroni_cluster", &c))
 }
 
 fn wait_for(p: &Params) -> Result<Outcome, ModuleError> {
     let api = Api::new(p)?;
     let cond = p.condition.unwrap_or(Condition::Leader);
-    let what = format!("condition {}", serde_json::to_value(cond).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default());
+    let what = format!(
+        "condition {}",
+        serde_json::to_value(cond)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    );
     let (c, elapsed) = apply::settle(&api, Duration::from_secs(p.timeout), &what, |c| {
         plan::condition_met(c, cond, p.count, p.member.as_deref())
     })?;
-    Ok(Outcome::unchanged().field("elapsed", elapsed).field("cluster", &c))
+    Ok(Outcome::unchanged()
+        .field("elapsed", elapsed)
+        .field("cluster", &c))
 }
 
 fn yaml(v: &Value) -> String {
@@ -116,7 +136,13 @@ fn dynamic_config(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     let desired = plan::desired_config(&p.dcs);
     let patch = plan::config_patch(&current, &desired);
     let after = plan::merged(&current, &patch);
-    let num = |k: &str, d: u32| after.get(k).and_then(Value::as_u64).map(|v| v.min(u32::MAX as u64) as u32).unwrap_or(d);
+    let num = |k: &str, d: u32| {
+        after
+            .get(k)
+            .and_then(Value::as_u64)
+            .map(|v| v.min(u32::MAX as u64) as u32)
+            .unwrap_or(d)
+    };
     check_timing(
         "dcs",
         num("ttl", DEFAULT_TTL),
@@ -144,7 +170,10 @@ fn dynamic_config(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     let mut c = observe::cluster(&api)?;
     let mut restarted: Vec<String> = Vec::new();
     if p.restart_pending {
-        let touched_parameters = patch.get("postgresql").and_then(|pg| pg.get("parameters")).is_some();
+        let touched_parameters = patch
+            .get("postgresql")
+            .and_then(|pg| pg.get("parameters"))
+            .is_some();
         if touched_parameters {
             // Members notice the new parameters on their next HA loop and only then
             // flag pending_restart; give every member two loops to do so.
@@ -152,7 +181,12 @@ fn dynamic_config(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
             let start = Instant::now();
             while start.elapsed() < wait {
                 c = observe::cluster(&api)?;
-                if !c.pending_restart.is_empty() && c.members.iter().filter(|m| m.runs()).all(|m| m.pending_restart) {
+                if !c.pending_restart.is_empty()
+                    && c.members
+                        .iter()
+                        .filter(|m| m.runs())
+                        .all(|m| m.pending_restart)
+                {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(500));
@@ -181,7 +215,11 @@ fn ensure_database(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     let (host, port) = database::target(p, cluster.as_ref())?;
     let mut client = database::connect(p, &host, port)?;
     let observed = database::observe(&mut client, p)?;
-    let password = p.db_owner_password.as_ref().map(|s| s.expose().to_owned()).unwrap_or_default();
+    let password = p
+        .db_owner_password
+        .as_ref()
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default();
     let statements = database::plan(p, &observed, || database::new_verifier(&password))?;
     if !ctx.check_mode {
         database::apply(&mut client, &statements)?;

@@ -26,7 +26,10 @@ pub struct Member {
 
 impl Member {
     pub fn is_leader(&self) -> bool {
-        matches!(self.role.as_str(), "leader" | "master" | "primary" | "standby_leader")
+        matches!(
+            self.role.as_str(),
+            "leader" | "master" | "primary" | "standby_leader"
+        )
     }
     pub fn is_sync(&self) -> bool {
         matches!(self.role.as_str(), "sync_standby" | "quorum_standby")
@@ -37,7 +40,9 @@ impl Member {
     pub fn tag_true(&self, tag: &str) -> bool {
         match self.tags.get(tag) {
             Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "on"),
+            Some(Value::String(s)) => {
+                matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "on")
+            }
             _ => false,
         }
     }
@@ -144,22 +149,37 @@ fn parse_member(m: &Value) -> Option<Member> {
         r => r,
     }
     .to_owned();
-    let state = m.get("state").and_then(Value::as_str).unwrap_or("unknown").to_owned();
+    let state = m
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_owned();
     let lag = match m.get("lag") {
         Some(Value::Number(n)) => n.as_u64(),
         _ => None,
     };
     Some(Member {
         streaming: state == "streaming",
-        pending_restart: m.get("pending_restart").and_then(Value::as_bool).unwrap_or(false),
+        pending_restart: m
+            .get("pending_restart")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         host: m.get("host").and_then(Value::as_str).map(str::to_owned),
-        port: m.get("port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()),
-        api_url: m
-            .get("api_url")
-            .and_then(Value::as_str)
-            .map(|u| u.trim_end_matches("/patroni").trim_end_matches('/').to_owned()),
+        port: m
+            .get("port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok()),
+        api_url: m.get("api_url").and_then(Value::as_str).map(|u| {
+            u.trim_end_matches("/patroni")
+                .trim_end_matches('/')
+                .to_owned()
+        }),
         timeline: m.get("timeline").and_then(Value::as_u64),
-        tags: m.get("tags").and_then(Value::as_object).cloned().unwrap_or_default(),
+        tags: m
+            .get("tags")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         name,
         role,
         state,
@@ -177,7 +197,11 @@ pub fn apply_replication(c: &mut Cluster, leader_status: &Value) {
             continue;
         };
         let streaming = row.get("state").and_then(Value::as_str) == Some("streaming");
-        if let Some(m) = c.members.iter_mut().find(|m| m.name == app && !m.is_leader()) {
+        if let Some(m) = c
+            .members
+            .iter_mut()
+            .find(|m| m.name == app && !m.is_leader())
+        {
             m.streaming |= streaming;
         }
     }
@@ -191,14 +215,24 @@ fn derive(c: &mut Cluster) {
         .find(|m| m.is_leader())
         .map(|m| m.name.clone());
     c.timeline = c.leader_member().and_then(|m| m.timeline);
-    c.replicas = c.members.iter().filter(|m| !m.is_leader()).map(|m| m.name.clone()).collect();
+    c.replicas = c
+        .members
+        .iter()
+        .filter(|m| !m.is_leader())
+        .map(|m| m.name.clone())
+        .collect();
     c.streaming = c
         .members
         .iter()
         .filter(|m| !m.is_leader() && m.streaming)
         .map(|m| m.name.clone())
         .collect();
-    c.sync_standbys = c.members.iter().filter(|m| m.is_sync()).map(|m| m.name.clone()).collect();
+    c.sync_standbys = c
+        .members
+        .iter()
+        .filter(|m| m.is_sync())
+        .map(|m| m.name.clone())
+        .collect();
     c.pending_restart = c
         .members
         .iter()
@@ -226,7 +260,10 @@ mod tests {
 
     #[test]
     fn patroni3_shape_needs_the_leaders_replication_list_for_streaming() {
-        let mut c = parse_cluster(&v3(), Some(&json!({"role": "master", "patroni": {"version": "3.0.2", "scope": "demo3"}})));
+        let mut c = parse_cluster(
+            &v3(),
+            Some(&json!({"role": "master", "patroni": {"version": "3.0.2", "scope": "demo3"}})),
+        );
         assert_eq!(c.scope.as_deref(), Some("demo"), "/cluster's scope wins");
         assert_eq!(c.leader.as_deref(), Some("pg1"));
         assert_eq!(c.sync_standbys, vec!["pg2"]);
@@ -234,12 +271,18 @@ mod tests {
         assert!(c.streaming.is_empty());
         assert_eq!(c.member("pg3").unwrap().lag, None);
         assert!(c.member("pg3").unwrap().tag_true("nofailover"));
-        apply_replication(&mut c, &json!({"replication": [
+        apply_replication(
+            &mut c,
+            &json!({"replication": [
             {"application_name": "pg2", "state": "streaming", "sync_state": "sync"},
-            {"application_name": "pg3", "state": "catchup", "sync_state": "async"}]}));
+            {"application_name": "pg3", "state": "catchup", "sync_state": "async"}]}),
+        );
         assert_eq!(c.streaming, vec!["pg2"]);
         assert_eq!(c.patroni_version.as_deref(), Some("3.0.2"));
-        assert_eq!(c.member("pg2").unwrap().api_url.as_deref(), Some("http://127.0.0.1:8009"));
+        assert_eq!(
+            c.member("pg2").unwrap().api_url.as_deref(),
+            Some("http://127.0.0.1:8009")
+        );
     }
 
     #[test]
@@ -260,7 +303,10 @@ mod tests {
 
     #[test]
     fn no_leader_is_none() {
-        let c = parse_cluster(&json!({"members": [{"name": "a", "role": "replica", "state": "running"}]}), None);
+        let c = parse_cluster(
+            &json!({"members": [{"name": "a", "role": "replica", "state": "running"}]}),
+            None,
+        );
         assert_eq!(c.leader, None);
         assert_eq!(c.timeline, None);
     }

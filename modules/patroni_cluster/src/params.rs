@@ -347,7 +347,11 @@ impl Params {
             ));
         }
         if self.api_timeout == 0 {
-            return Err(ModuleError::param("api_timeout", "is 0", "give seconds, e.g. 10"));
+            return Err(ModuleError::param(
+                "api_timeout",
+                "is 0",
+                "give seconds, e.g. 10",
+            ));
         }
         match self.action {
             Action::Config => self.validate_config(),
@@ -424,9 +428,16 @@ impl Params {
             }
             _ => {}
         }
-        for (name, port) in [("restapi_port", self.restapi_port), ("postgres_port", self.postgres_port)] {
+        for (name, port) in [
+            ("restapi_port", self.restapi_port),
+            ("postgres_port", self.postgres_port),
+        ] {
             if port == 0 {
-                return Err(ModuleError::param(name, "is 0", "choose a port between 1 and 65535"));
+                return Err(ModuleError::param(
+                    name,
+                    "is 0",
+                    "choose a port between 1 and 65535",
+                ));
             }
         }
         if self.restapi_port == self.postgres_port {
@@ -445,17 +456,33 @@ impl Params {
         }
         for h in &self.etcd3_hosts {
             host_port(h).map_err(|e| {
-                ModuleError::param("etcd3_hosts", e, "write each member as host:port, e.g. 10.0.3.11:2379, without http://")
+                ModuleError::param(
+                    "etcd3_hosts",
+                    e,
+                    "write each member as host:port, e.g. 10.0.3.11:2379, without http://",
+                )
             })?;
         }
         if !matches!(self.etcd3_protocol.as_str(), "http" | "https") {
-            return Err(ModuleError::param("etcd3_protocol", format!("'{}' is not http or https", self.etcd3_protocol), "choose http or https"));
+            return Err(ModuleError::param(
+                "etcd3_protocol",
+                format!("'{}' is not http or https", self.etcd3_protocol),
+                "choose http or https",
+            ));
         }
         if self.etcd3_username.is_some() != self.etcd3_password.is_some() {
-            return Err(ModuleError::param("etcd3_password", "etcd3_username and etcd3_password must be given together", "set both or neither"));
+            return Err(ModuleError::param(
+                "etcd3_password",
+                "etcd3_username and etcd3_password must be given together",
+                "set both or neither",
+            ));
         }
         if self.restapi_certfile.is_some() != self.restapi_keyfile.is_some() {
-            return Err(ModuleError::param("restapi_keyfile", "restapi_certfile and restapi_keyfile must be given together", "set both for HTTPS, or neither"));
+            return Err(ModuleError::param(
+                "restapi_keyfile",
+                "restapi_certfile and restapi_keyfile must be given together",
+                "set both for HTTPS, or neither",
+            ));
         }
         for (name, v) in [("data_dir", &self.data_dir), ("bin_dir", &self.bin_dir)] {
             match v {
@@ -485,7 +512,11 @@ impl Params {
                     ))
                 }
                 Some(s) if s.expose().len() < 12 => {
-                    return Err(ModuleError::param(name, "is shorter than 12 characters", "generate one with `openssl rand -hex 24`"))
+                    return Err(ModuleError::param(
+                        name,
+                        "is shorter than 12 characters",
+                        "generate one with `openssl rand -hex 24`",
+                    ))
                 }
                 _ => {}
             }
@@ -496,11 +527,21 @@ impl Params {
             ("rewind_username", &self.rewind_username),
         ] {
             if !is_identifier(user) {
-                return Err(ModuleError::param(name, format!("'{user}' is not a plain role name"), "use lower-case letters, digits and '_'"));
+                return Err(ModuleError::param(
+                    name,
+                    format!("'{user}' is not a plain role name"),
+                    "use lower-case letters, digits and '_'",
+                ));
             }
         }
         for net in &self.cluster_networks {
-            cidr(net).map_err(|e| ModuleError::param("cluster_networks", e, "write networks as CIDR, e.g. 10.0.3.0/24"))?;
+            cidr(net).map_err(|e| {
+                ModuleError::param(
+                    "cluster_networks",
+                    e,
+                    "write networks as CIDR, e.g. 10.0.3.0/24",
+                )
+            })?;
         }
         if self.cluster_networks.is_empty() && self.pg_hba.is_empty() {
             return Err(ModuleError::param(
@@ -514,36 +555,53 @@ impl Params {
         }
         for (k, v) in &self.tags {
             if !(v.is_boolean() || v.is_string() || v.is_number()) {
-                return Err(ModuleError::param(format!("tags.{k}"), "is not a boolean, string or number", "write tags as nofailover: false"));
+                return Err(ModuleError::param(
+                    format!("tags.{k}"),
+                    "is not a boolean, string or number",
+                    "write tags as nofailover: false",
+                ));
             }
         }
         check_parameters("local_parameters", &self.local_parameters)?;
         self.ownership()?;
-        self.dcs.validate("dcs", Some((DEFAULT_TTL, DEFAULT_LOOP_WAIT, DEFAULT_RETRY_TIMEOUT)))
+        self.dcs.validate(
+            "dcs",
+            Some((DEFAULT_TTL, DEFAULT_LOOP_WAIT, DEFAULT_RETRY_TIMEOUT)),
+        )
     }
 
     fn validate_database(&self) -> Result<(), ModuleError> {
         for (name, v) in [("db_name", &self.db_name), ("db_owner", &self.db_owner)] {
             match v {
                 None => {
-                    return Err(ModuleError::param(name, "is required for action database", "set it, e.g. synapse"))
-                }
-                Some(s) if !is_identifier(s) => {
                     return Err(ModuleError::param(
                         name,
-                        format!("'{s}' is not a plain name"),
-                        "use lower-case letters, digits and '_' (at most 63), starting with a letter",
+                        "is required for action database",
+                        "set it, e.g. synapse",
                     ))
                 }
+                Some(s) if !is_identifier(s) => return Err(ModuleError::param(
+                    name,
+                    format!("'{s}' is not a plain name"),
+                    "use lower-case letters, digits and '_' (at most 63), starting with a letter",
+                )),
                 _ => {}
             }
         }
         match &self.db_owner_password {
             None => {
-                return Err(ModuleError::param("db_owner_password", "is required for action database", "pass it from Ansible Vault (no_log)"))
+                return Err(ModuleError::param(
+                    "db_owner_password",
+                    "is required for action database",
+                    "pass it from Ansible Vault (no_log)",
+                ))
             }
             Some(s) if s.expose().len() < 12 => {
-                return Err(ModuleError::param("db_owner_password", "is shorter than 12 characters", "generate one with `openssl rand -hex 24`"))
+                return Err(ModuleError::param(
+                    "db_owner_password",
+                    "is shorter than 12 characters",
+                    "generate one with `openssl rand -hex 24`",
+                ))
             }
             // The SCRAM verifier is computed here; PostgreSQL would SASLprep a non-ASCII
             // password (RFC 4013, NFKC) and the verifiers would disagree.
@@ -564,11 +622,27 @@ impl Params {
             ));
         }
         if !is_identifier(&self.login_user) {
-            return Err(ModuleError::param("login_user", format!("'{}' is not a plain role name", self.login_user), "use the superuser, e.g. postgres"));
+            return Err(ModuleError::param(
+                "login_user",
+                format!("'{}' is not a plain role name", self.login_user),
+                "use the superuser, e.g. postgres",
+            ));
         }
-        for (name, v) in [("db_encoding", &self.db_encoding), ("db_lc_collate", &self.db_lc_collate), ("db_lc_ctype", &self.db_lc_ctype)] {
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)) {
-                return Err(ModuleError::param(name, format!("'{v}' is not a plain encoding or locale name"), "use e.g. UTF8 and C (what Synapse requires)"));
+        for (name, v) in [
+            ("db_encoding", &self.db_encoding),
+            ("db_lc_collate", &self.db_lc_collate),
+            ("db_lc_ctype", &self.db_lc_ctype),
+        ] {
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+            {
+                return Err(ModuleError::param(
+                    name,
+                    format!("'{v}' is not a plain encoding or locale name"),
+                    "use e.g. UTF8 and C (what Synapse requires)",
+                ));
             }
         }
         Ok(())
@@ -578,7 +652,11 @@ impl Params {
 impl Dcs {
     /// `defaults` are the values Patroni assumes when a key is unset (config);
     /// `dynamic_config` checks again against the live `/config` merged with the change.
-    pub fn validate(&self, prefix: &str, defaults: Option<(u32, u32, u32)>) -> Result<(), ModuleError> {
+    pub fn validate(
+        &self,
+        prefix: &str,
+        defaults: Option<(u32, u32, u32)>,
+    ) -> Result<(), ModuleError> {
         if let Some((ttl, lw, rt)) = defaults {
             check_timing(
                 prefix,
@@ -590,12 +668,20 @@ impl Dcs {
             check_timing(prefix, t, l, r)?;
         }
         if self.synchronous_node_count == Some(0) {
-            return Err(ModuleError::param(format!("{prefix}.synchronous_node_count"), "is 0", "use 1 or more, or turn synchronous_mode off"));
+            return Err(ModuleError::param(
+                format!("{prefix}.synchronous_node_count"),
+                "is 0",
+                "use 1 or more, or turn synchronous_mode off",
+            ));
         }
         check_parameters(&format!("{prefix}.parameters"), &self.parameters)?;
         if let Some(cmd) = &self.archive_command {
             if cmd.trim().is_empty() {
-                return Err(ModuleError::param(format!("{prefix}.archive_command"), "is empty", "give the command, e.g. pgbackrest --stanza=main archive-push %p"));
+                return Err(ModuleError::param(
+                    format!("{prefix}.archive_command"),
+                    "is empty",
+                    "give the command, e.g. pgbackrest --stanza=main archive-push %p",
+                ));
             }
             if !cmd.contains("%p") {
                 return Err(ModuleError::param(
@@ -635,12 +721,25 @@ impl Dcs {
 
 /// Patroni's rule (docs/dynamic_configuration.rst): a leader must be able to
 /// retry the DCS and still renew its lock before the TTL runs out.
-pub fn check_timing(prefix: &str, ttl: u32, loop_wait: u32, retry_timeout: u32) -> Result<(), ModuleError> {
+pub fn check_timing(
+    prefix: &str,
+    ttl: u32,
+    loop_wait: u32,
+    retry_timeout: u32,
+) -> Result<(), ModuleError> {
     if ttl < 20 {
-        return Err(ModuleError::param(format!("{prefix}.ttl"), format!("{ttl} is below 20, Patroni's minimum"), "use 20 or more"));
+        return Err(ModuleError::param(
+            format!("{prefix}.ttl"),
+            format!("{ttl} is below 20, Patroni's minimum"),
+            "use 20 or more",
+        ));
     }
     if loop_wait == 0 {
-        return Err(ModuleError::param(format!("{prefix}.loop_wait"), "is 0", "use 1 or more seconds (default 10)"));
+        return Err(ModuleError::param(
+            format!("{prefix}.loop_wait"),
+            "is 0",
+            "use 1 or more seconds (default 10)",
+        ));
     }
     if u64::from(loop_wait) + 2 * u64::from(retry_timeout) > u64::from(ttl) {
         return Err(ModuleError::param(
@@ -662,13 +761,25 @@ pub fn check_timing(prefix: &str, ttl: u32, loop_wait: u32, retry_timeout: u32) 
 fn check_parameters(prefix: &str, params: &Map<String, Value>) -> Result<(), ModuleError> {
     for (k, v) in params {
         if PATRONI_OWNED.contains(&k.as_str()) {
-            return Err(ModuleError::param(format!("{prefix}.{k}"), "is managed by Patroni in synchronous mode", SYNC_FIX));
+            return Err(ModuleError::param(
+                format!("{prefix}.{k}"),
+                "is managed by Patroni in synchronous mode",
+                SYNC_FIX,
+            ));
         }
         if !is_parameter_name(k) {
-            return Err(ModuleError::param(format!("{prefix}.{k}"), "is not a PostgreSQL parameter name", "use the name from postgresql.conf, e.g. max_connections"));
+            return Err(ModuleError::param(
+                format!("{prefix}.{k}"),
+                "is not a PostgreSQL parameter name",
+                "use the name from postgresql.conf, e.g. max_connections",
+            ));
         }
         if !(v.is_null() || v.is_boolean() || v.is_string() || v.is_number()) {
-            return Err(ModuleError::param(format!("{prefix}.{k}"), "is not a string, number or boolean", "write it as in postgresql.conf, e.g. '256MB'"));
+            return Err(ModuleError::param(
+                format!("{prefix}.{k}"),
+                "is not a string, number or boolean",
+                "write it as in postgresql.conf, e.g. '256MB'",
+            ));
         }
     }
     Ok(())
@@ -686,18 +797,48 @@ pub fn normalise_parameter(v: &Value) -> Value {
 impl HbaRule {
     fn validate(&self) -> Result<(), ModuleError> {
         let fix = "write rules as {type: host, database: all, user: synapse, address: 10.0.3.0/24, method: scram-sha-256}";
-        if !matches!(self.kind.as_str(), "local" | "host" | "hostssl" | "hostnossl") {
-            return Err(ModuleError::param("pg_hba", format!("type '{}' is not local, host, hostssl or hostnossl", self.kind), fix));
+        if !matches!(
+            self.kind.as_str(),
+            "local" | "host" | "hostssl" | "hostnossl"
+        ) {
+            return Err(ModuleError::param(
+                "pg_hba",
+                format!(
+                    "type '{}' is not local, host, hostssl or hostnossl",
+                    self.kind
+                ),
+                fix,
+            ));
         }
-        for (what, v) in [("database", &self.database), ("user", &self.user), ("method", &self.method)] {
+        for (what, v) in [
+            ("database", &self.database),
+            ("user", &self.user),
+            ("method", &self.method),
+        ] {
             if v.is_empty() || v.contains(char::is_whitespace) || v.contains('#') {
-                return Err(ModuleError::param("pg_hba", format!("{what} '{v}' is empty or contains spaces or '#'"), fix));
+                return Err(ModuleError::param(
+                    "pg_hba",
+                    format!("{what} '{v}' is empty or contains spaces or '#'"),
+                    fix,
+                ));
             }
         }
         match (&self.kind[..], &self.address) {
-            ("local", Some(_)) => return Err(ModuleError::param("pg_hba", "a local rule has no address", fix)),
+            ("local", Some(_)) => {
+                return Err(ModuleError::param(
+                    "pg_hba",
+                    "a local rule has no address",
+                    fix,
+                ))
+            }
             ("local", None) => {}
-            (_, None) => return Err(ModuleError::param("pg_hba", format!("the {} rule for {} has no address", self.kind, self.user), fix)),
+            (_, None) => {
+                return Err(ModuleError::param(
+                    "pg_hba",
+                    format!("the {} rule for {} has no address", self.kind, self.user),
+                    fix,
+                ))
+            }
             (_, Some(a)) => cidr(a).map_err(|e| ModuleError::param("pg_hba", e, fix))?,
         }
         // DN-2: passwords travel only as SCRAM; md5 and password are refused, trust
@@ -705,7 +846,12 @@ impl HbaRule {
         if self.kind != "local" && matches!(self.method.as_str(), "trust" | "md5" | "password") {
             return Err(ModuleError::param(
                 "pg_hba",
-                format!("method {} for {} from {} is not allowed over TCP", self.method, self.user, self.address.as_deref().unwrap_or("")),
+                format!(
+                    "method {} for {} from {} is not allowed over TCP",
+                    self.method,
+                    self.user,
+                    self.address.as_deref().unwrap_or("")
+                ),
                 "use scram-sha-256 (DN-2)",
             ));
         }
@@ -714,8 +860,14 @@ impl HbaRule {
 
     pub fn line(&self) -> String {
         match &self.address {
-            Some(a) => format!("{} {} {} {} {}", self.kind, self.database, self.user, a, self.method),
-            None => format!("{} {} {} {}", self.kind, self.database, self.user, self.method),
+            Some(a) => format!(
+                "{} {} {} {} {}",
+                self.kind, self.database, self.user, a, self.method
+            ),
+            None => format!(
+                "{} {} {} {}",
+                self.kind, self.database, self.user, self.method
+            ),
         }
     }
 }
@@ -725,10 +877,20 @@ fn validate_url(name: &str, url: &str) -> Result<(), ModuleError> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| ModuleError::param(name, format!("'{url}' does not start with http:// or https://"), "write it as http://10.0.3.11:8008"))?;
+        .ok_or_else(|| {
+            ModuleError::param(
+                name,
+                format!("'{url}' does not start with http:// or https://"),
+                "write it as http://10.0.3.11:8008",
+            )
+        })?;
     let host = rest.trim_end_matches('/');
     if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-        return Err(ModuleError::param(name, format!("'{url}' is not scheme://host:port"), "write it as http://10.0.3.11:8008 (no path)"));
+        return Err(ModuleError::param(
+            name,
+            format!("'{url}' is not scheme://host:port"),
+            "write it as http://10.0.3.11:8008 (no path)",
+        ));
     }
     Ok(())
 }
@@ -738,9 +900,15 @@ pub fn host_port(s: &str) -> Result<(), String> {
     if s.contains("://") {
         return Err(format!("'{s}' has a scheme"));
     }
-    let (host, port) = s.rsplit_once(':').ok_or_else(|| format!("'{s}' has no :port"))?;
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("'{s}' has no :port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)) {
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+    {
         return Err(format!("'{s}' has no valid host"));
     }
     match port.parse::<u16>() {
@@ -751,8 +919,12 @@ pub fn host_port(s: &str) -> Result<(), String> {
 
 /// `a.b.c.d/len` or an IPv6 network.
 pub fn cidr(s: &str) -> Result<(), String> {
-    let (addr, len) = s.split_once('/').ok_or_else(|| format!("'{s}' is not CIDR (address/length)"))?;
-    let ip: IpAddr = addr.parse().map_err(|_| format!("'{s}' does not start with an IP address"))?;
+    let (addr, len) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}' is not CIDR (address/length)"))?;
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("'{s}' does not start with an IP address"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     match len.parse::<u8>() {
         Ok(l) if l <= max => Ok(()),
@@ -761,7 +933,9 @@ pub fn cidr(s: &str) -> Result<(), String> {
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// Names we quote nowhere: lower-case SQL identifiers that need no quoting.
@@ -773,7 +947,9 @@ pub fn is_identifier(s: &str) -> bool {
 }
 
 fn is_parameter_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 #[cfg(test)]
@@ -813,7 +989,12 @@ mod tests {
         let mut a = config_args();
         a["dcs"] = json!({"ttl": 20, "loop_wait": 10});
         let msg = error(a);
-        assert!(msg.starts_with("dcs.ttl: loop_wait (10) + 2 × retry_timeout (10) = 30 exceeds ttl (20)"), "{msg}");
+        assert!(
+            msg.starts_with(
+                "dcs.ttl: loop_wait (10) + 2 × retry_timeout (10) = 30 exceeds ttl (20)"
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("raise ttl to at least 30"), "{msg}");
         let mut a = config_args();
         a["dcs"] = json!({"ttl": 20, "loop_wait": 4, "retry_timeout": 8});
@@ -826,7 +1007,10 @@ mod tests {
             let mut a = config_args();
             a["dcs"] = json!({"parameters": {key: "*"}});
             let msg = error(a);
-            assert!(msg.starts_with(&format!("dcs.parameters.{key}: is managed by Patroni")), "{msg}");
+            assert!(
+                msg.starts_with(&format!("dcs.parameters.{key}: is managed by Patroni")),
+                "{msg}"
+            );
             assert!(msg.contains("synchronous_mode"), "{msg}");
             let mut a = config_args();
             a["local_parameters"] = json!({key: "on"});
@@ -866,8 +1050,15 @@ mod tests {
 
     #[test]
     fn archive_command_needs_percent_p_and_is_set_once() {
-        let mut d = Dcs { archive_command: Some("pgbackrest archive-push".into()), ..Dcs::default() };
-        assert!(d.validate("dcs", None).unwrap_err().to_string().contains("%p"));
+        let mut d = Dcs {
+            archive_command: Some("pgbackrest archive-push".into()),
+            ..Dcs::default()
+        };
+        assert!(d
+            .validate("dcs", None)
+            .unwrap_err()
+            .to_string()
+            .contains("%p"));
         d.archive_command = Some("pgbackrest --stanza=main archive-push %p".into());
         let p = d.effective_parameters();
         assert_eq!(p["archive_mode"], "on");
@@ -877,7 +1068,13 @@ mod tests {
 
     #[test]
     fn yaml_booleans_become_on_off() {
-        let d = Dcs { parameters: serde_json::from_value(json!({"hot_standby": true, "wal_compression": false, "max_connections": 500})).unwrap(), ..Dcs::default() };
+        let d = Dcs {
+            parameters: serde_json::from_value(
+                json!({"hot_standby": true, "wal_compression": false, "max_connections": 500}),
+            )
+            .unwrap(),
+            ..Dcs::default()
+        };
         let p = d.effective_parameters();
         assert_eq!(p["hot_standby"], "on");
         assert_eq!(p["wal_compression"], "off");
@@ -889,9 +1086,13 @@ mod tests {
         assert!(error(json!({"action": "failover"})).starts_with("candidate: is required"));
         assert!(error(json!({"action": "reinitialize"})).starts_with("member: is required"));
         assert!(error(json!({"action": "wait_for"})).starts_with("condition: is required"));
-        assert!(error(json!({"action": "wait_for", "condition": "member"})).starts_with("member: is required"));
-        assert!(error(json!({"action": "facts", "api_url": "10.0.3.11:8008"})).starts_with("api_url: "));
-        assert!(error(json!({"action": "facts", "api_username": "patroni"})).starts_with("api_password: "));
+        assert!(error(json!({"action": "wait_for", "condition": "member"}))
+            .starts_with("member: is required"));
+        assert!(
+            error(json!({"action": "facts", "api_url": "10.0.3.11:8008"})).starts_with("api_url: ")
+        );
+        assert!(error(json!({"action": "facts", "api_username": "patroni"}))
+            .starts_with("api_password: "));
         let db = json!({"action": "database", "db_name": "synapse", "db_owner": "Synapse",
                         "db_owner_password": "xxxxxxxxxxxxxxxx", "login_password": "y"});
         assert!(error(db).starts_with("db_owner: 'Synapse' is not a plain name"));
@@ -903,7 +1104,10 @@ mod tests {
     #[test]
     fn unknown_action_lists_the_choices() {
         let msg = error(json!({"action": "promote"}));
-        assert!(msg.starts_with("action: unknown variant `promote`"), "{msg}");
+        assert!(
+            msg.starts_with("action: unknown variant `promote`"),
+            "{msg}"
+        );
         assert!(msg.contains("`switchover`"), "{msg}");
     }
 }

@@ -15,10 +15,19 @@ pub fn desired_config(d: &Dcs) -> Map<String, Value> {
     put("ttl", d.ttl.map(Value::from));
     put("loop_wait", d.loop_wait.map(Value::from));
     put("retry_timeout", d.retry_timeout.map(Value::from));
-    put("maximum_lag_on_failover", d.maximum_lag_on_failover.map(Value::from));
+    put(
+        "maximum_lag_on_failover",
+        d.maximum_lag_on_failover.map(Value::from),
+    );
     put("synchronous_mode", d.synchronous_mode.map(Value::from));
-    put("synchronous_mode_strict", d.synchronous_mode_strict.map(Value::from));
-    put("synchronous_node_count", d.synchronous_node_count.map(Value::from));
+    put(
+        "synchronous_mode_strict",
+        d.synchronous_mode_strict.map(Value::from),
+    );
+    put(
+        "synchronous_node_count",
+        d.synchronous_node_count.map(Value::from),
+    );
     put("failsafe_mode", d.failsafe_mode.map(Value::from));
     put("check_timeline", d.check_timeline.map(Value::from));
     let mut pg = Map::new();
@@ -126,40 +135,59 @@ pub fn ineligible(m: &Member, sync_mode: bool, max_lag: Option<u64>) -> Option<S
     }
     if let (Some(lag), Some(max)) = (m.lag, max_lag) {
         if lag > max {
-            return Some(format!("lags {lag} bytes, more than maximum_lag_on_failover ({max})"));
+            return Some(format!(
+                "lags {lag} bytes, more than maximum_lag_on_failover ({max})"
+            ));
         }
     }
     None
 }
 
 /// The best replica to promote: eligible, synchronous first, least lag, then name.
-pub fn best_candidate(c: &Cluster, sync_mode: bool, max_lag: Option<u64>) -> Result<String, String> {
+pub fn best_candidate(
+    c: &Cluster,
+    sync_mode: bool,
+    max_lag: Option<u64>,
+) -> Result<String, String> {
     let mut eligible: Vec<&Member> = c
         .members
         .iter()
         .filter(|m| ineligible(m, sync_mode, max_lag).is_none())
         .collect();
     eligible.sort_by(|a, b| {
-        (!a.is_sync(), !a.streaming, a.lag.unwrap_or(u64::MAX), &a.name).cmp(&(
-            !b.is_sync(),
-            !b.streaming,
-            b.lag.unwrap_or(u64::MAX),
-            &b.name,
-        ))
+        (
+            !a.is_sync(),
+            !a.streaming,
+            a.lag.unwrap_or(u64::MAX),
+            &a.name,
+        )
+            .cmp(&(
+                !b.is_sync(),
+                !b.streaming,
+                b.lag.unwrap_or(u64::MAX),
+                &b.name,
+            ))
     });
     match eligible.first() {
         Some(m) => Ok(m.name.clone()),
         None => Err(c
             .members
             .iter()
-            .filter_map(|m| ineligible(m, sync_mode, max_lag).map(|why| format!("{} {why}", m.name)))
+            .filter_map(|m| {
+                ineligible(m, sync_mode, max_lag).map(|why| format!("{} {why}", m.name))
+            })
             .collect::<Vec<_>>()
             .join("; ")),
     }
 }
 
 /// `Ok(())` when `cond` holds, else what is missing (for the timeout message).
-pub fn condition_met(c: &Cluster, cond: Condition, count: u32, member: Option<&str>) -> Result<(), String> {
+pub fn condition_met(
+    c: &Cluster,
+    cond: Condition,
+    count: u32,
+    member: Option<&str>,
+) -> Result<(), String> {
     let leader_ok = c.leader_member().map(|m| m.runs()).unwrap_or(false);
     let need = count as usize;
     match cond {
@@ -191,7 +219,10 @@ pub fn condition_met(c: &Cluster, cond: Condition, count: u32, member: Option<&s
             }
         }
         Condition::NoPendingRestart if c.pending_restart.is_empty() => Ok(()),
-        Condition::NoPendingRestart => Err(format!("pending restart on {}", c.pending_restart.join(", "))),
+        Condition::NoPendingRestart => Err(format!(
+            "pending restart on {}",
+            c.pending_restart.join(", ")
+        )),
     }
 }
 
@@ -250,7 +281,8 @@ mod tests {
             synchronous_mode: Some(true),
             use_pg_rewind: Some(true),
             parameters: serde_json::from_value(json!({"max_connections": 100, "hot_standby": true,
-                "work_mem": "32MB", "wal_keep_size": null})).unwrap(),
+                "work_mem": "32MB", "wal_keep_size": null}))
+            .unwrap(),
             ..Dcs::default()
         };
         let patch = config_patch(&current, &desired_config(&d));
@@ -259,8 +291,13 @@ mod tests {
             json!({"synchronous_mode": true, "postgresql": {"parameters": {"work_mem": "32MB", "wal_keep_size": null}}})
         );
         let after = merged(&current, &patch);
-        assert!(config_patch(&after, &desired_config(&d)).is_empty(), "second run changes nothing");
-        assert!(after.pointer("/postgresql/parameters/wal_keep_size").is_none());
+        assert!(
+            config_patch(&after, &desired_config(&d)).is_empty(),
+            "second run changes nothing"
+        );
+        assert!(after
+            .pointer("/postgresql/parameters/wal_keep_size")
+            .is_none());
         assert_eq!(after["postgresql"]["parameters"]["max_connections"], "100");
     }
 
@@ -283,10 +320,19 @@ mod tests {
         assert!(condition_met(&c, Condition::Streaming, 3, None).is_ok());
         let why = condition_met(&c, Condition::Streaming, 4, None).unwrap_err();
         assert!(why.starts_with("3 of 4 replicas streaming from a"), "{why}");
-        assert!(condition_met(&c, Condition::SyncStandby, 2, None).unwrap_err().starts_with("1 of 2"));
-        assert!(condition_met(&c, Condition::Member, 1, Some("e")).unwrap_err().contains("stopped"));
-        assert!(condition_met(&c, Condition::Member, 1, Some("zz")).unwrap_err().contains("members: a, b, c, d, e"));
-        assert_eq!(condition_met(&c, Condition::NoPendingRestart, 1, None).unwrap_err(), "pending restart on e");
+        assert!(condition_met(&c, Condition::SyncStandby, 2, None)
+            .unwrap_err()
+            .starts_with("1 of 2"));
+        assert!(condition_met(&c, Condition::Member, 1, Some("e"))
+            .unwrap_err()
+            .contains("stopped"));
+        assert!(condition_met(&c, Condition::Member, 1, Some("zz"))
+            .unwrap_err()
+            .contains("members: a, b, c, d, e"));
+        assert_eq!(
+            condition_met(&c, Condition::NoPendingRestart, 1, None).unwrap_err(),
+            "pending restart on e"
+        );
     }
 
     #[test]

@@ -31,7 +31,11 @@ impl Map {
 }
 
 fn secret(s: &Secret, mask: bool) -> Value {
-    Value::String(if mask { MASKED.to_owned() } else { s.expose().to_owned() })
+    Value::String(if mask {
+        MASKED.to_owned()
+    } else {
+        s.expose().to_owned()
+    })
 }
 
 fn json_to_yaml(v: &Json) -> Value {
@@ -58,7 +62,11 @@ pub fn patroni_yml(p: &Params, mask: bool) -> String {
 fn document(p: &Params, mask: bool) -> Value {
     // Validation guarantees these; empty strings only if a caller skipped it.
     let addr = p.node_address.map(|a| a.to_string()).unwrap_or_default();
-    let host = if addr.contains(':') { format!("[{addr}]") } else { addr.clone() };
+    let host = if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.clone()
+    };
     let loopback = p.node_address.map(|a| a.is_loopback()).unwrap_or(false);
 
     let mut restapi = Map::new()
@@ -69,7 +77,10 @@ fn document(p: &Params, mask: bool) -> Value {
     if let (Some(u), Some(pw)) = (&p.api_username, &p.api_password) {
         restapi = restapi.set(
             "authentication",
-            Map::new().set("username", u.as_str()).set("password", secret(pw, mask)).done(),
+            Map::new()
+                .set("username", u.as_str())
+                .set("password", secret(pw, mask))
+                .done(),
         );
     }
 
@@ -77,12 +88,19 @@ fn document(p: &Params, mask: bool) -> Value {
     let mut etcd3 = Map::new()
         .set(
             "hosts",
-            Value::Sequence(p.etcd3_hosts.iter().map(|h| Value::String(h.clone())).collect()),
+            Value::Sequence(
+                p.etcd3_hosts
+                    .iter()
+                    .map(|h| Value::String(h.clone()))
+                    .collect(),
+            ),
         )
         .set("protocol", p.etcd3_protocol.as_str())
         .opt("cacert", p.etcd3_cacert.clone());
     if let (Some(u), Some(pw)) = (&p.etcd3_username, &p.etcd3_password) {
-        etcd3 = etcd3.set("username", u.as_str()).set("password", secret(pw, mask));
+        etcd3 = etcd3
+            .set("username", u.as_str())
+            .set("password", secret(pw, mask));
     }
 
     let mut postgresql_dcs = Map::new()
@@ -95,7 +113,10 @@ fn document(p: &Params, mask: bool) -> Value {
     let dcs = Map::new()
         .set("ttl", p.dcs.ttl.unwrap_or(DEFAULT_TTL))
         .set("loop_wait", p.dcs.loop_wait.unwrap_or(DEFAULT_LOOP_WAIT))
-        .set("retry_timeout", p.dcs.retry_timeout.unwrap_or(DEFAULT_RETRY_TIMEOUT))
+        .set(
+            "retry_timeout",
+            p.dcs.retry_timeout.unwrap_or(DEFAULT_RETRY_TIMEOUT),
+        )
         .opt("maximum_lag_on_failover", p.dcs.maximum_lag_on_failover)
         .opt("synchronous_mode", p.dcs.synchronous_mode)
         .opt("synchronous_mode_strict", p.dcs.synchronous_mode_strict)
@@ -111,7 +132,9 @@ fn document(p: &Params, mask: bool) -> Value {
     if p.data_checksums {
         initdb.push(Value::String("data-checksums".into()));
     }
-    let bootstrap = Map::new().set("dcs", dcs.done()).set("initdb", Value::Sequence(initdb));
+    let bootstrap = Map::new()
+        .set("dcs", dcs.done())
+        .set("initdb", Value::Sequence(initdb));
 
     let mut auth = Map::new()
         .set(
@@ -120,14 +143,21 @@ fn document(p: &Params, mask: bool) -> Value {
         )
         .set(
             "replication",
-            user(&p.replication_username, p.replication_password.as_ref(), mask),
+            user(
+                &p.replication_username,
+                p.replication_password.as_ref(),
+                mask,
+            ),
         );
     if let Some(pw) = &p.rewind_password {
         auth = auth.set("rewind", user(&p.rewind_username, Some(pw), mask));
     }
 
     let mut local = serde_json::Map::new();
-    local.insert("unix_socket_directories".into(), Json::String(p.unix_socket_dir.clone()));
+    local.insert(
+        "unix_socket_directories".into(),
+        Json::String(p.unix_socket_dir.clone()),
+    );
     for (k, v) in &p.local_parameters {
         local.insert(k.clone(), crate::params::normalise_parameter(v));
     }
@@ -179,18 +209,58 @@ fn user(name: &str, pw: Option<&Secret>, mask: bool) -> Value {
 /// networks with scram-sha-256 (DN-2), then the task's own rules.
 pub fn hba_lines(p: &Params) -> Vec<String> {
     let mut rules = vec![
-        HbaRule { kind: "local".into(), database: "all".into(), user: p.superuser_username.clone(), address: None, method: "peer".into() },
-        HbaRule { kind: "local".into(), database: "all".into(), user: "all".into(), address: None, method: "scram-sha-256".into() },
-        HbaRule { kind: "host".into(), database: "all".into(), user: "all".into(), address: Some("127.0.0.1/32".into()), method: "scram-sha-256".into() },
-        HbaRule { kind: "host".into(), database: "replication".into(), user: p.replication_username.clone(), address: Some("127.0.0.1/32".into()), method: "scram-sha-256".into() },
+        HbaRule {
+            kind: "local".into(),
+            database: "all".into(),
+            user: p.superuser_username.clone(),
+            address: None,
+            method: "peer".into(),
+        },
+        HbaRule {
+            kind: "local".into(),
+            database: "all".into(),
+            user: "all".into(),
+            address: None,
+            method: "scram-sha-256".into(),
+        },
+        HbaRule {
+            kind: "host".into(),
+            database: "all".into(),
+            user: "all".into(),
+            address: Some("127.0.0.1/32".into()),
+            method: "scram-sha-256".into(),
+        },
+        HbaRule {
+            kind: "host".into(),
+            database: "replication".into(),
+            user: p.replication_username.clone(),
+            address: Some("127.0.0.1/32".into()),
+            method: "scram-sha-256".into(),
+        },
     ];
     for net in &p.cluster_networks {
-        rules.push(HbaRule { kind: "host".into(), database: "replication".into(), user: p.replication_username.clone(), address: Some(net.clone()), method: "scram-sha-256".into() });
-        rules.push(HbaRule { kind: "host".into(), database: "all".into(), user: "all".into(), address: Some(net.clone()), method: "scram-sha-256".into() });
+        rules.push(HbaRule {
+            kind: "host".into(),
+            database: "replication".into(),
+            user: p.replication_username.clone(),
+            address: Some(net.clone()),
+            method: "scram-sha-256".into(),
+        });
+        rules.push(HbaRule {
+            kind: "host".into(),
+            database: "all".into(),
+            user: "all".into(),
+            address: Some(net.clone()),
+            method: "scram-sha-256".into(),
+        });
     }
     rules.extend(p.pg_hba.iter().cloned());
     let mut seen = std::collections::HashSet::new();
-    rules.iter().map(HbaRule::line).filter(|l| seen.insert(l.clone())).collect()
+    rules
+        .iter()
+        .map(HbaRule::line)
+        .filter(|l| seen.insert(l.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -233,21 +303,34 @@ mod tests {
         assert_eq!(y["restapi"]["listen"], "10.0.3.11:8008");
         assert_eq!(y["postgresql"]["listen"], "10.0.3.11,127.0.0.1:5432");
         assert_eq!(y["postgresql"]["connect_address"], "10.0.3.11:5432");
-        assert_eq!(y["postgresql"]["authentication"]["superuser"]["password"], "superuser-secret-1");
+        assert_eq!(
+            y["postgresql"]["authentication"]["superuser"]["password"],
+            "superuser-secret-1"
+        );
         assert_eq!(y["restapi"]["authentication"]["username"], "patroni");
         let dcs = &y["bootstrap"]["dcs"];
         assert_eq!(dcs["ttl"], 20);
         assert_eq!(dcs["synchronous_mode"], true);
         assert_eq!(dcs["postgresql"]["parameters"]["hot_standby"], "on");
         assert_eq!(dcs["postgresql"]["parameters"]["archive_mode"], "on");
-        assert!(dcs["postgresql"]["parameters"].get("synchronous_standby_names").is_none());
+        assert!(dcs["postgresql"]["parameters"]
+            .get("synchronous_standby_names")
+            .is_none());
     }
 
     #[test]
     fn masked_render_hides_every_password() {
-        let p = params(json!({"rewind_password": "rewind-secret-12", "etcd3_username": "root", "etcd3_password": "etcd-secret-123"}));
+        let p = params(
+            json!({"rewind_password": "rewind-secret-12", "etcd3_username": "root", "etcd3_password": "etcd-secret-123"}),
+        );
         let masked = patroni_yml(&p, true);
-        for s in ["superuser-secret-1", "replication-secret-1", "api-secret-12345", "rewind-secret-12", "etcd-secret-123"] {
+        for s in [
+            "superuser-secret-1",
+            "replication-secret-1",
+            "api-secret-12345",
+            "rewind-secret-12",
+            "etcd-secret-123",
+        ] {
             assert!(!masked.contains(s), "{s} leaked:\n{masked}");
             assert!(patroni_yml(&p, false).contains(s));
         }
@@ -255,11 +338,16 @@ mod tests {
 
     #[test]
     fn pg_hba_allows_the_db_subnet_with_scram_and_keeps_extra_rules_last() {
-        let p = params(json!({"pg_hba": [{"database": "synapse", "user": "synapse", "address": "10.0.2.0/24"}]}));
+        let p = params(
+            json!({"pg_hba": [{"database": "synapse", "user": "synapse", "address": "10.0.2.0/24"}]}),
+        );
         let lines = hba_lines(&p);
         assert!(lines.contains(&"host all all 10.0.3.0/24 scram-sha-256".to_owned()));
         assert!(lines.contains(&"host replication replicator 10.0.3.0/24 scram-sha-256".to_owned()));
-        assert_eq!(lines.last().unwrap(), "host synapse synapse 10.0.2.0/24 scram-sha-256");
+        assert_eq!(
+            lines.last().unwrap(),
+            "host synapse synapse 10.0.2.0/24 scram-sha-256"
+        );
         assert!(lines.iter().all(|l| !l.contains("md5")));
     }
 

@@ -55,7 +55,12 @@ impl Api {
         Api::build(opts, once_opts, base, p.api_username.is_some())
     }
 
-    fn build(opts: HttpOptions, once_opts: HttpOptions, base: &str, authenticated: bool) -> Result<Api, ModuleError> {
+    fn build(
+        opts: HttpOptions,
+        once_opts: HttpOptions,
+        base: &str,
+        authenticated: bool,
+    ) -> Result<Api, ModuleError> {
         Ok(Api {
             http: Http::new(opts.clone())?,
             once: Http::new(once_opts.clone())?,
@@ -68,7 +73,12 @@ impl Api {
 
     /// The same client for another member (`api_url` from `/cluster`).
     pub fn sibling(&self, base: &str) -> Result<Api, ModuleError> {
-        Api::build(self.opts.clone(), self.once_opts.clone(), base, self.authenticated)
+        Api::build(
+            self.opts.clone(),
+            self.once_opts.clone(),
+            base,
+            self.authenticated,
+        )
     }
 
     fn url(&self, path: &str) -> String {
@@ -110,8 +120,12 @@ impl Api {
             ))
             .with_fix("check the dcs values against Patroni's dynamic configuration settings"));
         }
-        serde_json::from_str(&body)
-            .map_err(|_| ModuleError::new(format!("PATCH {url} answered without JSON: {}", snippet(&body))))
+        serde_json::from_str(&body).map_err(|_| {
+            ModuleError::new(format!(
+                "PATCH {url} answered without JSON: {}",
+                snippet(&body)
+            ))
+        })
     }
 
     /// POST an operation; the caller interprets the status (200, 202, 412, 503 …).
@@ -152,12 +166,17 @@ impl Api {
 
 fn unreachable(url: &str, e: &reqwest::Error) -> ModuleError {
     let tls = format!("{e:?}").to_ascii_lowercase();
-    let fix = if tls.contains("certificate") || tls.contains("tls") || tls.contains("invalid peer") {
+    let fix = if tls.contains("certificate") || tls.contains("tls") || tls.contains("invalid peer")
+    {
         "give the CA that signed the REST API's certificate in ca_file (or validate_certs: false for a lab)"
     } else {
         "check that Patroni runs on that host and that api_url names its restapi.listen address and port"
     };
-    ModuleError::param("api_url", format!("Patroni REST API unreachable: {}", explain(url, e)), fix)
+    ModuleError::param(
+        "api_url",
+        format!("Patroni REST API unreachable: {}", explain(url, e)),
+        fix,
+    )
 }
 
 /// The first line of a body, short enough for a message.
