@@ -96,6 +96,8 @@ class Lab:
                                f"in {INVENTORY}")
             self.all_hosts[host] = [(self.network_of(host, a), a) for a in addresses]
         self.hosts = {h: a for h, a in self.all_hosts.items() if h in selected}
+        # Namespaced kernel settings fixed at creation (/proc/sys is read-only inside).
+        self.sysctls = {h: hostvars[h].get("lab_sysctls") or {} for h in self.hosts}
 
     def network_of(self, host, address):
         ip = ipaddress.ip_address(address)
@@ -155,10 +157,11 @@ def create_host(lab, host):
     # Every lab host resolves every other by inventory name (Docker's DNS only knows the
     # containers sharing a network; production uses the seeds' /etc/hosts).
     add_hosts = [f"--add-host={h}:{addrs[0][1]}" for h, addrs in lab.all_hosts.items()]
+    sysctls = [f"--sysctl={k}={v}" for k, v in sorted(lab.sysctls[host].items())]
     docker("run", "-d", "--name", name, "--hostname", host,
            "--label", f"matrixha.lab={lab.prefix}",
            "--network", lab.docker_network(first_net), "--ip", first_ip,
-           *CONTAINER_FLAGS, *add_hosts, lab.image)
+           *CONTAINER_FLAGS, *sysctls, *add_hosts, lab.image)
     for net, ip in more:
         docker("network", "connect", "--ip", ip, lab.docker_network(net), name)
     return True
