@@ -320,6 +320,56 @@ suite() {
   echo "--- Patroni $v suite passed in $(( $(date +%s) - t0 )) s"
 }
 
+# REST API over HTTPS: one member whose restapi has a certificate from a throw-away CA.
+tls_suite() {
+  local t0 dir=$T/tls rest=28208 pgp=25632
+  t0=$(date +%s)
+  echo "--- REST API over TLS (Patroni 4, one member)"
+  for port in $rest $pgp; do
+    [[ -z $(ss -ltnH "sport = :$port") ]] || fail "port $port on 127.0.0.1 is in use; stop what listens there"
+  done
+  mkdir -p "$dir" && chown postgres:postgres "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=matrixha-test-ca -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$dir/api.key" -out "$dir/api.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$dir/ext"
+  openssl x509 -req -in "$dir/api.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
+    -extfile "$dir/ext" -out "$dir/api.pem" 2>/dev/null
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other-ca -keyout "$dir/other.key" -out "$dir/other.pem" 2>/dev/null
+  chown postgres:postgres "$dir"/api.* && chmod 600 "$dir/api.key"
+  CONF=$(jq -n --arg dir "$dir" --argjson rest $rest --argjson pgp $pgp --arg su "$SUPER_PW" --arg re "$REPL_PW" \
+    --arg api "$API_PW" --arg sock "$T/sock" --argjson etcd "$ETCD_CLIENT" '{
+      action: "config", path: "\($dir)/pg1.yml", scope: "mhatls", name: "pg1", node_address: "127.0.0.1",
+      restapi_port: $rest, postgres_port: $pgp, restapi_certfile: "\($dir)/api.pem", restapi_keyfile: "\($dir)/api.key",
+      etcd3_hosts: ["127.0.0.1:\($etcd)"], data_dir: "\($dir)/pg1", bin_dir: "/usr/lib/postgresql/15/bin",
+      pgpass: "\($dir)/pg1.pgpass", unix_socket_dir: $sock, superuser_password: $su, replication_password: $re,
+      api_username: "patroni", api_password: $api, cluster_networks: ["127.0.0.0/8"], reload: "none",
+      dcs: {ttl: 20, loop_wait: 2, retry_timeout: 5}, local_parameters: {shared_buffers: "32MB"}}')
+  mod "$CONF"
+  succeeds "config with restapi TLS"
+  grep -q "certfile: $dir/api.pem" "$dir/pg1.yml" || fail "restapi.certfile not rendered"
+  DATADIRS+=("$dir/pg1")
+  setpriv --reuid=postgres --regid=postgres --init-groups -- "$PATRONI4" "$dir/pg1.yml" >"$dir/pg1.log" 2>&1 &
+  PIDS+=($!)
+  TLSAPI=$(jq -n --arg ca "$dir/ca.pem" --arg api "$API_PW" --argjson rest $rest \
+    '{api_url: "https://127.0.0.1:\($rest)", ca_file: $ca, api_username: "patroni", api_password: $api, timeout: 60}')
+  mod '{"action":"wait_for","condition":"leader"}' "$TLSAPI"
+  succeeds "wait_for leader over HTTPS with ca_file"
+  ok '.cluster.leader == "pg1" and (.cluster.members[0].api_url | startswith("https://"))' "HTTPS member API"
+  mod '{"action":"dynamic_config","dcs":{"parameters":{"work_mem":"6MB"}}}' "$TLSAPI"
+  ok '.changed == true' "PATCH /config over HTTPS with basic auth"
+  mod '{"action":"facts"}' "$(jq --arg ca "$dir/other.pem" '.ca_file = $ca' <<<"$TLSAPI")"
+  fails_with "HTTPS with the wrong CA" "ca_file"
+  mod '{"action":"facts"}' "$(jq 'del(.ca_file)' <<<"$TLSAPI")"
+  fails_with "HTTPS with an unknown CA and no ca_file" "give the CA that signed"
+  mod '{"action":"facts","ca_file":"/nonexistent/ca.pem"}' "$TLSAPI"
+  fails_with "missing ca_file" "ca_file: cannot read /nonexistent/ca.pem"
+  mod '{"action":"facts"}' "$(jq 'del(.ca_file) + {validate_certs: false}' <<<"$TLSAPI")"
+  succeeds "validate_certs false"
+  stop_members
+  echo "--- TLS suite passed in $(( $(date +%s) - t0 )) s"
+}
+
 # Static bad input: fails before touching anything.
 mod '{"action":"config","scope":"s","name":"n","node_address":"127.0.0.1","etcd3_hosts":["127.0.0.1:2379"],
       "data_dir":"/tmp/x","bin_dir":"/tmp/y","superuser_password":"aaaaaaaaaaaaaaaa","replication_password":"bbbbbbbbbbbbbbbb",
@@ -332,6 +382,13 @@ mod '{"action":"failover"}'
 fails_with "failover without candidate" "candidate: is required"
 
 start_etcd
-suite 4 "$PATRONI4" 28108 25532
-suite 3 "$PATRONI3" 28008 25432
+# MATRIXHA_PATRONI_SUITES picks suites while debugging (default: all three).
+for s in ${MATRIXHA_PATRONI_SUITES:-4 tls 3}; do
+  case $s in
+    4) suite 4 "$PATRONI4" 28108 25532 ;;
+    tls) tls_suite ;;
+    3) suite 3 "$PATRONI3" 28008 25432 ;;
+    *) fail "unknown suite '$s' in MATRIXHA_PATRONI_SUITES (choose from: 4 tls 3)" ;;
+  esac
+done
 echo "=== 35-patroni: $PASS checks passed in $(( $(date +%s) - stage_start )) s"

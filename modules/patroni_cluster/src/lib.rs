@@ -237,3 +237,48 @@ fn ensure_database(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The sidecar documentation (what ansible-doc and argument checks show) lists
+    /// exactly the parameters the module accepts.
+    #[test]
+    fn sidecar_doc_lists_every_parameter() {
+        let doc: serde_yaml::Value = serde_yaml::from_str(include_str!(
+            "../../../collection/plugins/modules/patroni_cluster.yml"
+        ))
+        .unwrap();
+        let documented: BTreeSet<String> = doc["DOCUMENTATION"]["options"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+        let (_, p): (Ctx, Params) = matrixha_module::parse_args(r#"{"action":"facts"}"#).unwrap();
+        let accepted: BTreeSet<String> = serde_json::to_value(&p)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(documented, accepted);
+        let dcs_doc: BTreeSet<String> = doc["DOCUMENTATION"]["options"]["dcs"]["suboptions"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+        let dcs: BTreeSet<String> = serde_json::to_value(&p.dcs)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(dcs_doc, dcs);
+    }
+}
