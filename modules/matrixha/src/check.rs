@@ -191,14 +191,14 @@ pub fn check(inv: &Inventory, man: &Manifest) -> Vec<Finding> {
             "pass --vault-password-file to check them too",
         );
     }
-    c.out.sort_by(|a, b| a.level.cmp(&b.level));
+    c.out.sort_by_key(|f| f.level);
     c.out
 }
 
 fn quorum(c: &mut Ctx) {
     for (g, what) in [("etcd", "etcd"), ("patroni", "Patroni")] {
         let n = c.group(g).len();
-        if n < 3 || n % 2 == 0 {
+        if n < 3 || n & 1 == 0 {
             c.err(
                 "quorum",
                 None,
@@ -289,9 +289,12 @@ const VIPS: [Vip; 3] = [
     },
 ];
 
+/// (first holder, router-id variable, VIP label) of one Keepalived instance.
+type VrrpUser = (String, &'static str, String);
+
 fn vips(c: &mut Ctx) {
     let all_hosts: Vec<String> = c.inv.hosts().into_iter().collect();
-    let mut vrrp: BTreeMap<(u32, u32), Vec<(String, &'static str, String)>> = BTreeMap::new();
+    let mut vrrp: BTreeMap<(u32, u32), Vec<VrrpUser>> = BTreeMap::new();
     for v in &VIPS {
         let holders = c.group(v.group);
         let Some(h0) = holders.first().cloned() else {
@@ -981,7 +984,7 @@ pub fn check_mdad_file(
         _ => {}
     }
     inv_findings.extend(c.out);
-    inv_findings.sort_by(|a, b| a.level.cmp(&b.level));
+    inv_findings.sort_by_key(|f| f.level);
 }
 
 fn report_verdict(c: &mut Ctx, origin: Option<&str>, k: &str, v: Verdict) {

@@ -209,7 +209,7 @@ impl Inventory {
         let mut seen = BTreeSet::new();
         self.collect(group, &mut out, &mut seen);
         let mut v: Vec<String> = out.into_iter().collect();
-        v.sort_by(|a, b| natural(a).cmp(&natural(b)));
+        v.sort_by_key(|a| natural(a));
         v
     }
 

@@ -106,7 +106,13 @@ impl Manifest {
                 .strip_prefix("matrix_")
                 .filter(|n| self.settable.contains_key(*n))
                 .map(str::to_owned)
-                .or_else(|| self.renamed.get(name).cloned());
+                .or_else(|| self.renamed.get(name).cloned())
+                // Synapse Admin became Ketesa (DN-12).
+                .or_else(|| {
+                    name.strip_prefix("matrix_synapse_admin_")
+                        .map(|rest| format!("matrix_ketesa_{rest}"))
+                        .filter(|n| self.settable.contains_key(n))
+                });
             return Verdict::Banned {
                 pattern: p.clone(),
                 replacement,

@@ -167,7 +167,7 @@ pub const OBJECT_STORE_DRIVES_PER_NODE: u32 = 4;
 /// MinIO's erasure-set size for `drives` drives: the largest divisor in 2..=16
 /// (MinIO docs, "Erasure Coding": sets of 2 to 16 drives, all of one size).
 pub fn erasure_set_size(drives: u32) -> Option<u32> {
-    (2..=16).rev().find(|s| drives % s == 0)
+    (2..=16).rev().find(|s| (drives / s) * s == drives)
 }
 
 /// MinIO's default parity for an erasure set of `set` drives
