@@ -10,6 +10,7 @@ packages=(
   postgresql postgresql-contrib # live tests: patroni_cluster, pgbouncer_pool
   pgbouncer                     # live tests: pgbouncer_pool
   patroni etcd-server etcd-client # live tests: patroni_cluster (Debian's Patroni 3.0.2)
+  python3-venv openssl          # live tests: patroni_cluster (Patroni 4.x venv from PyPI, TLS certs)
   haproxy keepalived            # config checks, lab images
   coturn                        # live tests: coturn_config
   debootstrap docker.io         # the lab
