@@ -281,4 +281,50 @@ mod tests {
             .collect();
         assert_eq!(dcs_doc, dcs);
     }
+
+    /// Every secret parameter of `config`, in check and diff mode: the result
+    /// (diff included) never carries one of them.
+    #[test]
+    fn config_result_never_carries_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("patroni.yml");
+        std::fs::write(
+            &path,
+            "restapi:\n  authentication:\n    password: old-api-secret-123\n",
+        )
+        .unwrap();
+        let secrets = [
+            "su-secret-0001",
+            "repl-secret-002",
+            "rewind-secret-03",
+            "api-secret-00004",
+            "etcd-secret-0005",
+        ];
+        let args = serde_json::json!({
+            "action": "config", "path": path, "scope": "s", "name": "n", "node_address": "10.0.3.11",
+            "etcd3_hosts": ["10.0.3.11:2379"], "data_dir": "/d", "bin_dir": "/b", "cluster_networks": ["10.0.3.0/24"],
+            "superuser_password": secrets[0], "replication_password": secrets[1], "rewind_password": secrets[2],
+            "api_username": "patroni", "api_password": secrets[3], "etcd3_username": "root", "etcd3_password": secrets[4],
+            "_ansible_check_mode": true, "_ansible_diff": true
+        });
+        let r = matrixha_module::run_with_args::<PatroniCluster>(&args.to_string());
+        assert_eq!(r["changed"], true, "{r}");
+        let text = r.to_string();
+        for s in secrets.iter().chain(["old-api-secret-123"].iter()) {
+            assert!(!text.contains(s), "{s} leaked: {text}");
+        }
+        assert!(
+            r["diff"][0]["after"]
+                .as_str()
+                .unwrap()
+                .contains("password: '********'"),
+            "{r}"
+        );
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("old-api-secret-123"),
+            "check mode kept the file"
+        );
+    }
 }
