@@ -418,10 +418,16 @@ def fault(action, host, arg=None):
     log(f"fault {action} {name}{' ' + arg if arg else ''}: done")
 
 
-def ensure_state(name, want):
-    got = docker("inspect", "-f", "{{.State.Status}}", name).strip()
-    if got != want:
-        raise LabError(f"{name} is {got!r}, expected {want!r}")
+def ensure_state(name, want, timeout=10):
+    """Waits (bounded) until Docker reports the container in state `want`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = docker("inspect", "-f", "{{.State.Status}}", name).strip()
+        if got == want:
+            return
+        if time.monotonic() > deadline:
+            raise LabError(f"{name} is {got!r} {timeout} s after the fault, expected {want!r}")
+        time.sleep(0.2)
 
 
 FAULTS = {
