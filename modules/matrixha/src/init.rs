@@ -253,11 +253,11 @@ fn patroni_yml(l: &Layout, p: &PoolPlan) -> String {
         (mb * 3 / 4).max(256),
         (mb / 32).clamp(64, 2048)
     ));
-    d.set_c(
-        &format!("Pool arithmetic (DN-11): {}", p.explanation.join("; ")),
-        "patroni_max_connections",
-        p.max_connections,
-    );
+    d.comment("Pool arithmetic (DN-11, matrixha_module::sizing):");
+    for line in &p.explanation {
+        d.comment(&format!("  {line}"));
+    }
+    d.set("patroni_max_connections", p.max_connections);
     d.blank()
         .comment("Credentials: vault variables written by `matrixha secrets`.")
         .set(

@@ -7,20 +7,68 @@ pub struct Doc {
     lines: Vec<String>,
 }
 
-/// One scalar or block value rendered by serde_yaml, indented under its key.
-pub fn render_entry(key: &str, value: &Value) -> Vec<String> {
-    let text = serde_yaml::to_string(value).unwrap_or_default();
-    let text = text.trim_end_matches('\n');
-    let block = match value {
+fn scalar(v: &Value) -> String {
+    serde_yaml::to_string(v)
+        .unwrap_or_default()
+        .trim_end_matches('\n')
+        .to_owned()
+}
+
+fn is_block(v: &Value) -> bool {
+    match v {
         Value::Mapping(m) => !m.is_empty(),
         Value::Sequence(s) => !s.is_empty(),
         _ => false,
-    };
-    if !block && !text.contains('\n') {
-        return vec![format!("{key}: {text}")];
+    }
+}
+
+/// Block lines of a non-empty mapping or sequence, every level indented by two
+/// spaces (sequences too, as yamllint's default `indent-sequences` expects).
+fn block(v: &Value, indent: usize) -> Vec<String> {
+    let pad = " ".repeat(indent);
+    let mut out = Vec::new();
+    match v {
+        Value::Mapping(m) => {
+            for (k, x) in m {
+                let k = scalar(k);
+                if is_block(x) {
+                    out.push(format!("{pad}{k}:"));
+                    out.extend(block(x, indent + 2));
+                } else {
+                    out.push(format!("{pad}{k}: {}", scalar(x)));
+                }
+            }
+        }
+        Value::Sequence(s) => {
+            for x in s {
+                if is_block(x) {
+                    let inner = block(x, indent + 2);
+                    let mut first = true;
+                    for l in inner {
+                        if first {
+                            out.push(format!("{pad}- {}", l.trim_start()));
+                            first = false;
+                        } else {
+                            out.push(l);
+                        }
+                    }
+                } else {
+                    out.push(format!("{pad}- {}", scalar(x)));
+                }
+            }
+        }
+        _ => out.push(format!("{pad}{}", scalar(v))),
+    }
+    out
+}
+
+/// `key: value`, or `key:` followed by the indented block.
+pub fn render_entry(key: &str, value: &Value) -> Vec<String> {
+    if !is_block(value) {
+        return vec![format!("{key}: {}", scalar(value))];
     }
     let mut out = vec![format!("{key}:")];
-    out.extend(text.lines().map(|l| format!("  {l}")));
+    out.extend(block(value, 2));
     out
 }
 
