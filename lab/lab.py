@@ -193,7 +193,7 @@ def run_site(lab, limit, label):
     log(f"{label}: {' '.join(argv[1:])}")
     logfile = STATE / f"site-{label.replace(' ', '-')}.log"
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PATH=f"{VENV_BIN}:{os.environ['PATH']}")
-    # One fork per host (17 at most): the docker connection spends its time waiting on
+    # One fork per host (16 in the seed lab): the docker connection spends its time waiting on
     # `docker exec`, not on CPU; pipelining saves a round trip per task.
     env.setdefault("ANSIBLE_FORKS", str(max(5, len(lab.hosts))))
     env.setdefault("ANSIBLE_PIPELINING", "True")
