@@ -84,6 +84,22 @@ class Lab:
                 continue
         return None
 
+    def etcd_leader(self):
+        """Host whose etcd member leads the Raft group (its death also resets etcd lease TTLs)."""
+        ids = {}
+        leader = None
+        for h in self.hosts:
+            try:
+                req = urllib.request.Request(f"http://{self.address(h)}:2379/v3/maintenance/status", data=b"{}",
+                                             method="POST")
+                with urllib.request.urlopen(req, timeout=1) as r:
+                    st = json.load(r)
+                ids[st["header"]["member_id"]] = h
+                leader = st.get("leader")
+            except Exception:
+                continue
+        return ids.get(leader)
+
     def leader(self):
         c = self.cluster() or {}
         for m in c.get("members", []):
@@ -101,7 +117,8 @@ class Writer(threading.Thread):
         super().__init__(daemon=True)
         self.args = args
         self.run_id = run_id
-        self.acked = []          # (id, monotonic time)
+        self.acked = []          # (id, monotonic time of COMMIT's answer)
+        self.sent = {}           # id -> monotonic time the INSERT was sent
         self.errors = 0
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
@@ -125,6 +142,7 @@ class Writer(threading.Thread):
                 if conn is None:
                     conn = self.connect()
                 seq += 1
+                self.sent[seq] = time.monotonic()
                 with conn.cursor() as cur:
                     cur.execute("INSERT INTO drill_rows (run, id) VALUES (%s, %s)", (self.run_id, seq))
                 conn.commit()
@@ -144,9 +162,10 @@ class Writer(threading.Thread):
             conn.close()
 
     def first_ack_after(self, t):
+        """First acknowledgement of a row sent after t (a commit in flight at t says nothing)."""
         with self.lock:
-            for _, at in self.acked:
-                if at > t:
+            for i, at in self.acked:
+                if self.sent.get(i, 0) > t:
                     return at
         return None
 
@@ -192,6 +211,14 @@ def healthy(lab, n):
                  and m.get("state") in ("streaming", "running") and isinstance(m.get("lag"), int)]
     sync = [m for m in ms if m.get("role") == "sync_standby"]
     return len(leaders) == 1 and len(streaming) == n - 1 and len(sync) >= 1
+
+
+def member_role(lab, name):
+    c = lab.cluster() or {}
+    for m in c.get("members", []):
+        if m.get("name") == name and m.get("state") in ("running", "streaming"):
+            return m.get("role")
+    return None
 
 
 def db(args):
@@ -241,21 +268,24 @@ def scenario_hard_kill(args, lab, writer):
     if not victim:
         raise SystemExit("drill: no leader before the hard kill")
     time.sleep(args.settle)
+    etcd_leader = lab.etcd_leader()
     t0 = time.monotonic()
     lab.kill(victim)
-    log(f"hard kill: docker kill {victim} (the primary)")
-    back = wait(lambda: writer.first_ack_after(t0), args.timeout, 0.05)
+    t_dead = time.monotonic()
+    log(f"hard kill: docker kill {victim} (the primary{', also the etcd leader' if etcd_leader == victim else ''})"
+        f" took {t_dead - t0:.2f} s")
+    back = wait(lambda: writer.first_ack_after(t_dead), args.timeout, 0.05)
     recovery = (back - t0) if back else None
-    new_leader = wait(lab.leader, 10)
+    new_leader = wait(lambda: (lambda l: l if l and l != victim else None)(lab.leader()), args.timeout)
     log(f"hard kill: writes succeed again after {fmt(recovery)} s; new leader {new_leader}")
     t1 = time.monotonic()
     lab.start(victim)
-    rejoined = wait(lambda: healthy(lab, len(lab.hosts)), args.timeout, 0.5)
+    rejoined = wait(lambda: healthy(lab, len(lab.hosts)) and member_role(lab, victim) in ("replica", "sync_standby"),
+                    args.timeout, 0.5)
     rejoin = time.monotonic() - t1 if rejoined else None
-    c = lab.cluster() or {}
-    role = next((m.get("role") for m in c.get("members", []) if m.get("name") == victim), "absent")
+    role = member_role(lab, victim)
     log(f"hard kill: {victim} is back as {role} after {fmt(rejoin)} s")
-    return {"victim": victim, "recovery_s": recovery, "rejoin_s": rejoin, "rejoined_role": role,
+    return {"victim": victim, "victim_was_etcd_leader": etcd_leader == victim, "recovery_s": recovery, "rejoin_s": rejoin, "rejoined_role": role,
             "new_leader": new_leader}
 
 
@@ -268,14 +298,15 @@ def scenario_vip_kill(args, lab, writer):
     time.sleep(args.settle)
     t0 = time.monotonic()
     lab.kill(holder)
+    t_dead = time.monotonic()
     log(f"VIP kill: docker kill {holder} (VIP holder{', also the primary' if was_leader else ''})")
     moved = wait(lambda: lab.vip_holder(), args.timeout, 0.1)
     vip_move = time.monotonic() - t0 if moved else None
-    back = wait(lambda: writer.first_ack_after(t0), args.timeout, 0.05)
+    back = wait(lambda: writer.first_ack_after(t_dead), args.timeout, 0.05)
     recovery = (back - t0) if back else None
     log(f"VIP kill: VIP on {moved} after {fmt(vip_move)} s; writes succeed again after {fmt(recovery)} s")
     lab.start(holder)
-    wait(lambda: healthy(lab, len(lab.hosts)), args.timeout, 0.5)
+    wait(lambda: healthy(lab, len(lab.hosts)) and member_role(lab, holder) is not None, args.timeout, 0.5)
     return {"victim": holder, "victim_was_leader": was_leader, "vip_move_s": vip_move,
             "recovery_s": recovery, "new_holder": moved, "others": others}
 
@@ -380,11 +411,19 @@ def main():
         if s in results and results[s]:
             print(f"{s:10s} {key:12s} n={len(vals)} p50={fmt(pct(vals, 50))} s p95={fmt(pct(vals, 95))} s "
                   f"max={fmt(max(vals) if vals else None)} s  values={[round(v, 2) for v in vals]}")
+    for flag in (True, False):
+        vals = [r["recovery_s"] for r in results.get("hard_kill", [])
+                if r.get("victim_was_etcd_leader") == flag and r.get("recovery_s") is not None]
+        if vals:
+            print(f"hard_kill  recovery_s   victim {'was' if flag else 'was not'} the etcd leader: n={len(vals)} "
+                  f"p50={fmt(pct(vals, 50))} s max={fmt(max(vals))} s")
     rejoined = [r for r in results.get("hard_kill", [])]
     if rejoined:
         print(f"hard_kill  old primary back as replica: {sum(1 for r in rejoined if r['rejoined_role'] in ('replica', 'sync_standby'))}/{len(rejoined)}")
     print(f"acknowledged rows missing: {lost_total}")
-    failed = lost_total > 0 or any(r.get("recovery_s") is None for rs in results.values() for r in rs if "recovery_s" in r)
+    failed = (lost_total > 0
+              or any(r.get("recovery_s") is None for rs in results.values() for r in rs if "recovery_s" in r)
+              or any(r["rejoined_role"] not in ("replica", "sync_standby") for r in results.get("hard_kill", [])))
     sys.exit(1 if failed else 0)
 
 
