@@ -307,7 +307,7 @@ suite() {
   fails_with "synchronous_standby_names by hand (DN-6)" "managed by Patroni"
   mod '{"action":"facts","api_url":"http://127.0.0.1:1"}'
   fails_with "unreachable REST API" "api_url: Patroni REST API unreachable"
-  mod '{"action":"wait_for","condition":"streaming","count":5,"timeout":3}' "$API"
+  mod '{"action":"wait_for","condition":"streaming","count":5,"timeout":1}' "$API"
   fails_with "wait_for more replicas than exist" "of 5 replicas streaming from $TARGET"
   mod '{"action":"restart","member":"pg9"}' "$API"
   fails_with "restart an unknown member" "'pg9' is not a member"

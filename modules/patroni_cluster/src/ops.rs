@@ -72,10 +72,12 @@ pub fn switchover(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
         }
     }
     let config = api.get("/config")?;
-    let sync_mode = config
-        .get("synchronous_mode")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    // `quorum` (4.x) also limits candidates to the synchronous set.
+    let sync_mode = match config.get("synchronous_mode") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "quorum",
+        _ => false,
+    };
     let max_lag = config
         .get("maximum_lag_on_failover")
         .and_then(Value::as_u64)

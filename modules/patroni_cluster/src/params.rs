@@ -81,8 +81,9 @@ pub struct Dcs {
     pub retry_timeout: Option<u32>,
     #[serde(default)]
     pub maximum_lag_on_failover: Option<u64>,
+    /// `true`/`false`, or `quorum` (Patroni 4.x quorum commit).
     #[serde(default)]
-    pub synchronous_mode: Option<bool>,
+    pub synchronous_mode: Option<SyncMode>,
     #[serde(default)]
     pub synchronous_mode_strict: Option<bool>,
     #[serde(default)]
@@ -101,6 +102,23 @@ pub struct Dcs {
     /// DN-7: turns WAL archiving on (`archive_mode: on`) with this command.
     #[serde(default)]
     pub archive_command: Option<String>,
+}
+
+/// Patroni's `synchronous_mode`: a boolean, or `quorum` since Patroni 4.0.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum SyncMode {
+    On(bool),
+    Named(String),
+}
+
+impl SyncMode {
+    pub fn to_json(&self) -> Value {
+        match self {
+            SyncMode::On(b) => Value::Bool(*b),
+            SyncMode::Named(s) => Value::String(s.clone()),
+        }
+    }
 }
 
 pub const DEFAULT_TTL: u32 = 30;
@@ -667,6 +685,15 @@ impl Dcs {
         } else if let (Some(t), Some(l), Some(r)) = (self.ttl, self.loop_wait, self.retry_timeout) {
             check_timing(prefix, t, l, r)?;
         }
+        if let Some(SyncMode::Named(s)) = &self.synchronous_mode {
+            if s != "quorum" {
+                return Err(ModuleError::param(
+                    format!("{prefix}.synchronous_mode"),
+                    format!("'{s}' is not true, false or quorum"),
+                    "use true (synchronous replication) or quorum (Patroni 4.x)",
+                ));
+            }
+        }
         if self.synchronous_node_count == Some(0) {
             return Err(ModuleError::param(
                 format!("{prefix}.synchronous_node_count"),
@@ -1064,6 +1091,18 @@ mod tests {
         assert_eq!(p["archive_mode"], "on");
         d.parameters.insert("archive_mode".into(), json!("on"));
         assert!(d.validate("dcs", None).is_err());
+    }
+
+    #[test]
+    fn synchronous_mode_is_a_boolean_or_quorum() {
+        let mut a = config_args();
+        a["dcs"] = json!({"synchronous_mode": "quorum"});
+        let p = parse(a);
+        p.validate().unwrap();
+        assert_eq!(p.dcs.synchronous_mode.unwrap().to_json(), json!("quorum"));
+        let mut a = config_args();
+        a["dcs"] = json!({"synchronous_mode": "always"});
+        assert!(error(a).starts_with("dcs.synchronous_mode: 'always' is not true, false or quorum"));
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub fn desired_config(d: &Dcs) -> Map<String, Value> {
         "maximum_lag_on_failover",
         d.maximum_lag_on_failover.map(Value::from),
     );
-    put("synchronous_mode", d.synchronous_mode.map(Value::from));
+    put(
+        "synchronous_mode",
+        d.synchronous_mode.as_ref().map(|m| m.to_json()),
+    );
     put(
         "synchronous_mode_strict",
         d.synchronous_mode_strict.map(Value::from),
@@ -278,7 +281,7 @@ mod tests {
             "postgresql": {"use_pg_rewind": true, "parameters": {"max_connections": "100", "hot_standby": "on", "wal_keep_size": "1GB"}}});
         let d = Dcs {
             ttl: Some(30),
-            synchronous_mode: Some(true),
+            synchronous_mode: Some(crate::params::SyncMode::On(true)),
             use_pg_rewind: Some(true),
             parameters: serde_json::from_value(json!({"max_connections": 100, "hot_standby": true,
                 "work_mem": "32MB", "wal_keep_size": null}))

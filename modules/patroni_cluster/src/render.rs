@@ -118,7 +118,13 @@ fn document(p: &Params, mask: bool) -> Value {
             p.dcs.retry_timeout.unwrap_or(DEFAULT_RETRY_TIMEOUT),
         )
         .opt("maximum_lag_on_failover", p.dcs.maximum_lag_on_failover)
-        .opt("synchronous_mode", p.dcs.synchronous_mode)
+        .opt(
+            "synchronous_mode",
+            p.dcs
+                .synchronous_mode
+                .as_ref()
+                .map(|m| json_to_yaml(&m.to_json())),
+        )
         .opt("synchronous_mode_strict", p.dcs.synchronous_mode_strict)
         .opt("synchronous_node_count", p.dcs.synchronous_node_count)
         .opt("failsafe_mode", p.dcs.failsafe_mode)
