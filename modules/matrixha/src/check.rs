@@ -664,6 +664,11 @@ fn pools(c: &mut Ctx) {
         .group("patroni")
         .first()
         .and_then(|p| c.h(p).u32("patroni_max_connections"));
+    if let (Some(a), Some(b)) = (hv.u32("pgbouncer_postgres_max_connections"), max_conn) {
+        if a != b {
+            c.err("pool-arithmetic", Some(&h), Some("pgbouncer_postgres_max_connections"), format!("PgBouncer checks its pools against max_connections {a} but PostgreSQL runs with patroni_max_connections {b}"), "remove pgbouncer_postgres_max_connections (it follows patroni_max_connections by default)");
+        }
+    }
     let profile = ScaleProfile {
         synapse_processes: processes,
         cp_min: hv.u32("pgbouncer_synapse_cp_min"),
@@ -827,6 +832,7 @@ fn secret_like(name: &str) -> bool {
 fn secrets_rule(c: &mut Ctx) {
     // name → (value, host where seen); literal values only, references resolved.
     let mut values: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut missing_vault: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for h in c.inv.hosts() {
         let keys: Vec<String> = c
             .h(&h)
@@ -850,7 +856,7 @@ fn secrets_rule(c: &mut Ctx) {
             match plain_ref(&raw) {
                 Some(r) if c.h(&h).get(&k).is_none() => {
                     if r.starts_with("vault_") && c.inv.encrypted.is_empty() {
-                        c.err("secrets", Some(&c.inv.origin(&h, &k)), Some(&k), format!("refers to {r}, which no vault file defines"), "write the vault with `matrixha secrets --out <inventory>/group_vars/all/vault.yml`");
+                        missing_vault.entry(r).or_default().insert(k.clone());
                     }
                     continue;
                 }
@@ -862,6 +868,16 @@ fn secrets_rule(c: &mut Ctx) {
             }
             values.entry(k).or_insert((raw, h.clone()));
         }
+    }
+    for (r, users) in &missing_vault {
+        let users: Vec<&str> = users.iter().map(String::as_str).collect();
+        c.err(
+            "secrets",
+            None,
+            Some(r),
+            format!("no vault file defines it (used by {})", users.join(", ")),
+            "write the vault with `matrixha secrets --out <inventory>/group_vars/all/vault.yml`",
+        );
     }
     let mut by_value: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (k, (v, h)) in &values {

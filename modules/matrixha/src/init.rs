@@ -298,8 +298,7 @@ fn pgbouncer_yml(l: &Layout, p: &PoolPlan) -> String {
         .set("pgbouncer_synapse_cp_max", p.cp_max)
         .set("pgbouncer_default_pool_size", p.default_pool_size)
         .set("pgbouncer_reserve_pool_size", p.reserve_pool_size)
-        .set("pgbouncer_max_client_conn", p.max_client_conn)
-        .set("pgbouncer_postgres_max_connections", p.max_connections);
+        .set("pgbouncer_max_client_conn", p.max_client_conn);
     d.blank()
         .set(
             "pgbouncer_admin_password",

@@ -310,6 +310,7 @@ fn a_filled_in_plan_passes_and_each_broken_rule_names_its_problem() {
         ("pool-arithmetic", vec![("host_vars/patroni1.yml", "pgbouncer_default_pool_size: 50\n")], None, "error[pool-arithmetic] patroni1: pgbouncer_default_pool_size: 50 server connections per PgBouncer node is less than the 95 needed"),
         ("pool-arithmetic max_connections", vec![("host_vars/patroni1.yml", "patroni_max_connections: 300\n")], None, "PostgreSQL max_connections 300 is less than the 338"),
         ("pool-arithmetic mdad workers", vec![("group_vars/matrix_servers/own.yml", "matrix_synapse_workers_sync_workers_count: 12\n")], None, "PgBouncer is sized for 19 Synapse processes but the MDAD variables run 23"),
+        ("pool-arithmetic pgbouncer vs patroni", vec![("host_vars/patroni1.yml", "pgbouncer_postgres_max_connections: 400\n")], None, "PgBouncer checks its pools against max_connections 400 but PostgreSQL runs with patroni_max_connections 500"),
         ("pool-mode", vec![("host_vars/patroni1.yml", "pgbouncer_pool_mode: transaction\n")], None, "error[pool-mode] patroni1: pgbouncer_pool_mode: transaction pooling"),
         ("turn-peers servers", vec![("host_vars/coturn1.yml", "coturn_server_subnets: [10.0.3.0/24]\n")], None, "TURN may relay to servers outside the denied subnets: backup (10.0.6.20)"),
         ("turn-peers private", vec![("host_vars/coturn1.yml", "coturn_deny_private_ranges: true\n")], None, "client subnet 10.20.0.0/16 is private"),
@@ -321,7 +322,7 @@ fn a_filled_in_plan_passes_and_each_broken_rule_names_its_problem() {
         ("mdad-renamed", vec![("host_vars/synapse.yml", "cinny_docker_image: x\n")], None, "error[mdad-renamed] host_vars/synapse: cinny_docker_image: MDAD c0681e4bc2d5 renamed this variable; the old name is ignored\n  fix: use cinny_container_image"),
         ("mdad-computed", vec![("group_vars/matrix_servers/own.yml", "coturn_turn_uris: []\n")], None, "error[mdad-computed] group_vars/matrix_servers: coturn_turn_uris: MDAD c0681e4bc2d5 computes this variable itself"),
         ("mdad-migration", vec![("group_vars/matrix_servers/own.yml", "matrix_playbook_migration_validated_version: v2020.01.01.0\n")], None, "MDAD at the pinned commit expects v2026.05.18.0"),
-        ("secrets missing", vec![("group_vars/all/vault.yml", "---\n{}\n")], None, "refers to vault_patroni_superuser_password, which no vault file defines"),
+        ("secrets missing", vec![("group_vars/all/vault.yml", "---\n{}\n")], None, "error[secrets] vault_patroni_superuser_password: no vault file defines it (used by patroni_superuser_password, pgbouncer_verifier_source_password)"),
     ];
     for (rule, files, hosts_edit, want) in cases {
         let tmp = tempfile::tempdir().unwrap();
