@@ -65,7 +65,7 @@ fn generated_inventories_match_the_reviewed_examples() {
             "-i",
             out.to_str().unwrap(),
             "--out",
-            out.join("mdad-vars.generated.yml").to_str().unwrap(),
+            out.join("mdad-vars.yml").to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", text(&o));
         let golden = repo().join("inventories/examples").join(scale);
@@ -186,7 +186,7 @@ fn every_generated_variable_is_declared_by_a_role_or_documented() {
 fn large_mdad_vars_hold_only_settable_variables() {
     let man = matrixha::manifest::Manifest::load(None).unwrap();
     let t =
-        std::fs::read_to_string(repo().join("inventories/examples/large/mdad-vars.generated.yml"))
+        std::fs::read_to_string(repo().join("inventories/examples/large/mdad-vars.yml"))
             .unwrap();
     let m: Mapping = serde_yaml::from_str(&t).unwrap();
     assert!(m.len() > 50);
