@@ -370,6 +370,124 @@ tls_suite() {
   echo "--- TLS suite passed in $(( $(date +%s) - t0 )) s"
 }
 
+# Through Ansible: the collection's action plugin runs this build of the module (placed in a
+# throw-away copy of the collection) against a one-member Patroni 4 cluster.
+ansible_suite() {
+  local t0 dir=$T/ans rest=28308 pgp=25732 coll
+  t0=$(date +%s)
+  echo "--- through ansible-playbook (action plugin, Patroni 4, one member)"
+  [[ -x $PWD/.venv/bin/ansible-playbook ]] || fail ".venv/bin/ansible-playbook missing; run scripts/venv.sh"
+  for port in $rest $pgp; do
+    [[ -z $(ss -ltnH "sport = :$port") ]] || fail "port $port on 127.0.0.1 is in use; stop what listens there"
+  done
+  mkdir -p "$dir" && chown postgres:postgres "$dir"
+  coll=$T/collections/ansible_collections/matrixha/stack
+  mkdir -p "$coll"
+  cp -a collection/. "$coll/"
+  cp galaxy.yml "$coll/"
+  install -D -m 0755 "$MOD" "$coll/bin/patroni_cluster_linux_$(uname -m)"
+  cat >"$dir/play.yml" <<'PLAY'
+- name: matrixha.stack.patroni_cluster | through the action plugin
+  hosts: localhost
+  gather_facts: false
+  vars:
+    t_common: &t_common
+      api_url: "http://127.0.0.1:{{ t_rest }}"
+      api_username: patroni
+      api_password: "{{ t_api_pw }}"
+  tasks:
+    - name: Render the member configuration
+      matrixha.stack.patroni_cluster:
+        <<: *t_common
+        action: config
+        path: "{{ t_dir }}/pg1.yml"
+        scope: mhaans
+        name: pg1
+        node_address: 127.0.0.1
+        restapi_port: "{{ t_rest | int }}"
+        postgres_port: "{{ t_pgp | int }}"
+        etcd3_hosts: ["127.0.0.1:{{ t_etcd }}"]
+        data_dir: "{{ t_dir }}/pg1"
+        bin_dir: /usr/lib/postgresql/15/bin
+        pgpass: "{{ t_dir }}/pg1.pgpass"
+        unix_socket_dir: "{{ t_sock }}"
+        superuser_password: "{{ t_su_pw }}"
+        replication_password: "{{ t_repl_pw }}"
+        cluster_networks: [127.0.0.0/8]
+        reload: rest
+        dcs: {ttl: 20, loop_wait: 2, retry_timeout: 5, parameters: {max_connections: 100}}
+        local_parameters: {shared_buffers: 32MB}
+      register: t_config
+      tags: [config]
+    - name: Start Patroni
+      ansible.builtin.shell: >-
+        setpriv --reuid=postgres --regid=postgres --init-groups -- {{ t_patroni }} {{ t_dir }}/pg1.yml
+        >{{ t_dir }}/pg1.log 2>&1 & echo $! >{{ t_dir }}/patroni.pid
+      changed_when: true
+      when: t_phase == 'first'
+    - name: Wait for the leader
+      matrixha.stack.patroni_cluster:
+        <<: *t_common
+        action: wait_for
+        condition: leader
+        timeout: 60
+    - name: Keep the dynamic configuration
+      matrixha.stack.patroni_cluster:
+        <<: *t_common
+        action: dynamic_config
+        dcs: {parameters: {work_mem: 4MB, wal_compression: on}}
+      register: t_dcs
+    - name: Ensure the database
+      matrixha.stack.patroni_cluster:
+        <<: *t_common
+        action: database
+        db_name: synapse
+        db_owner: synapse
+        db_owner_password: "{{ t_db_pw }}"
+        login_password: "{{ t_su_pw }}"
+      register: t_db
+    - name: Read the cluster
+      matrixha.stack.patroni_cluster:
+        <<: *t_common
+        action: facts
+    - name: Check what an operator would check
+      ansible.builtin.assert:
+        that:
+          - patroni_cluster.leader == 'pg1'
+          - (t_config is changed) == (t_phase == 'first')
+          - (t_dcs is changed) == (t_phase == 'first')
+          - (t_db is changed) == (t_phase == 'first')
+          - >-
+            t_dcs.patch == ({'postgresql': {'parameters': {'work_mem': '4MB', 'wal_compression': 'on'}}}
+            if t_phase == 'first' else {})
+        fail_msg: "phase {{ t_phase }}: config={{ t_config.changed }} dcs={{ t_dcs.changed }} db={{ t_db.changed }} leader={{ patroni_cluster.leader }}"
+PLAY
+  local vars
+  vars=$(jq -n --arg d "$dir" --arg r "$rest" --arg p "$pgp" --arg e "$ETCD_CLIENT" --arg s "$T/sock" --arg b "$PATRONI4" \
+    --arg a "$API_PW" --arg su "$SUPER_PW" --arg re "$REPL_PW" --arg db "$SYNAPSE_PW" \
+    '{t_dir:$d, t_rest:$r, t_pgp:$p, t_etcd:$e, t_sock:$s, t_patroni:$b, t_api_pw:$a, t_su_pw:$su, t_repl_pw:$re, t_db_pw:$db}')
+  DATADIRS+=("$dir/pg1")
+  local phase out
+  for phase in check first second; do
+    local extra=()
+    [[ $phase == check ]] && extra=(--check --diff --tags config)
+    out=$(ANSIBLE_COLLECTIONS_PATH=$T/collections ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+      "$PWD/.venv/bin/ansible-playbook" -i localhost, -c local -e "$vars" -e "t_phase=$phase" -e "ansible_python_interpreter=$PWD/.venv/bin/python" -v "${extra[@]}" "$dir/play.yml" 2>&1) \
+      || { echo "$out" | tail -n 40; fail "ansible-playbook ($phase) failed"; }
+    if [[ -f $dir/patroni.pid && ${#PIDS[@]} -eq 0 ]]; then PIDS+=("$(cat "$dir/patroni.pid")"); fi
+    if [[ $phase == check ]]; then
+      [[ ! -e $dir/pg1.yml ]] || fail "ansible --check wrote $dir/pg1.yml"
+      grep -q '^+etcd3:' <<<"$out" || fail "ansible --check --diff shows no diff: $out"
+    fi
+    for s in "$SUPER_PW" "$REPL_PW" "$API_PW" "$SYNAPSE_PW"; do
+      [[ $out != *"$s"* ]] || fail "ansible-playbook ($phase, -v) printed a secret"
+    done
+    PASS=$((PASS + 1))
+  done
+  stop_members
+  echo "--- ansible suite passed in $(( $(date +%s) - t0 )) s"
+}
+
 # Static bad input: fails before touching anything.
 mod '{"action":"config","scope":"s","name":"n","node_address":"127.0.0.1","etcd3_hosts":["127.0.0.1:2379"],
       "data_dir":"/tmp/x","bin_dir":"/tmp/y","superuser_password":"aaaaaaaaaaaaaaaa","replication_password":"bbbbbbbbbbbbbbbb",
@@ -383,12 +501,13 @@ fails_with "failover without candidate" "candidate: is required"
 
 start_etcd
 # MATRIXHA_PATRONI_SUITES picks suites while debugging (default: all three).
-for s in ${MATRIXHA_PATRONI_SUITES:-4 tls 3}; do
+for s in ${MATRIXHA_PATRONI_SUITES:-4 tls ansible 3}; do
   case $s in
     4) suite 4 "$PATRONI4" 28108 25532 ;;
     tls) tls_suite ;;
+    ansible) ansible_suite ;;
     3) suite 3 "$PATRONI3" 28008 25432 ;;
-    *) fail "unknown suite '$s' in MATRIXHA_PATRONI_SUITES (choose from: 4 tls 3)" ;;
+    *) fail "unknown suite '$s' in MATRIXHA_PATRONI_SUITES (choose from: 4 tls ansible 3)" ;;
   esac
 done
 echo "=== 35-patroni: $PASS checks passed in $(( $(date +%s) - stage_start )) s"
