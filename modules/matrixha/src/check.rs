@@ -55,6 +55,34 @@ impl Finding {
     }
 }
 
+/// Role defaults the rules need when the inventory leaves a variable unset
+/// (collection/roles/*/defaults/main.yml; a test keeps them equal).
+pub const ROLE_DEFAULTS: &[(&str, u32)] = &[
+    ("db_vip_virtual_router_id", 52),
+    ("db_vip_prefix", 24),
+    ("db_vip_pg_port", 5432),
+    ("db_vip_pgbouncer_port", 6432),
+    ("patroni_pg_port", 5432),
+    ("patroni_restapi_port", 8008),
+    ("pgbouncer_port", 6432),
+    ("pgbouncer_synapse_cp_min", 5),
+    ("pgbouncer_synapse_cp_max", 10),
+    ("etcd_client_port", 2379),
+    ("etcd_peer_port", 2380),
+    ("coturn_listening_port", 3478),
+    ("coturn_tls_listening_port", 5349),
+];
+
+/// The inventory's value, else the role default.
+fn num(hv: &HostVars, name: &str) -> Option<u32> {
+    hv.u32(name).or_else(|| {
+        ROLE_DEFAULTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    })
+}
+
 struct Ctx<'a> {
     inv: &'a Inventory,
     man: &'a Manifest,
@@ -320,7 +348,7 @@ fn vips(c: &mut Ctx) {
             );
             continue;
         };
-        let prefix = c.h(&h0).u32(v.prefix_var).unwrap_or(24).min(32) as u8;
+        let prefix = num(c.h(&h0), v.prefix_var).unwrap_or(24).min(32) as u8;
         let net = Cidr { addr: vip, prefix };
         for h in &holders {
             if let Some(a) = c.addr(h) {
@@ -346,7 +374,7 @@ fn vips(c: &mut Ctx) {
                 c.err("vip-used", Some(h), Some(v.var), format!("the {} {vip} is also the address of host {h}: whoever holds the VIP breaks {h}", v.label), format!("choose an address for {} that no host uses", v.var));
             }
         }
-        let id = c.h(&h0).u32(v.vrid_var).unwrap_or(0);
+        let id = num(c.h(&h0), v.vrid_var).unwrap_or(0);
         if !(1..=255).contains(&id) {
             c.err(
                 "vrrp",
@@ -382,7 +410,7 @@ fn binds(c: &mut Ctx) {
     let node = |c: &Ctx, h: &str| c.addr(h).map(|a| a.to_string()).unwrap_or_default();
     for h in c.group("patroni") {
         let hv = c.h(&h);
-        let port = hv.u32("patroni_pg_port").unwrap_or(5432);
+        let port = num(hv, "patroni_pg_port").unwrap_or(5432);
         let listen: Vec<String> = match hv.get("patroni_pg_parameters_extra") {
             Some(Value::Mapping(m)) => m
                 .get("listen_addresses")
@@ -404,11 +432,11 @@ fn binds(c: &mut Ctx) {
             service: "Patroni REST API",
             var: "patroni_restapi_port",
             addr: node(c, &h),
-            port: c.h(&h).u32("patroni_restapi_port").unwrap_or(8008),
+            port: num(c.h(&h), "patroni_restapi_port").unwrap_or(8008),
         });
     }
     for h in c.group("pgbouncer") {
-        let port = c.h(&h).u32("pgbouncer_port").unwrap_or(6432);
+        let port = num(c.h(&h), "pgbouncer_port").unwrap_or(6432);
         let listen = c
             .addr_list(&h, "pgbouncer_listen_addresses")
             .unwrap_or_else(|| vec![node(c, &h), "127.0.0.1".into()]);
@@ -426,8 +454,8 @@ fn binds(c: &mut Ctx) {
         let n = node(c, &h);
         let hv = c.h(&h);
         let (cp, pp) = (
-            hv.u32("etcd_client_port").unwrap_or(2379),
-            hv.u32("etcd_peer_port").unwrap_or(2380),
+            num(hv, "etcd_client_port").unwrap_or(2379),
+            num(hv, "etcd_peer_port").unwrap_or(2380),
         );
         let e = by_host.entry(h.clone()).or_default();
         e.push(Bind {
@@ -448,8 +476,8 @@ fn binds(c: &mut Ctx) {
         let Some(vip) = hv.str("db_vip_address") else {
             continue;
         };
-        let pg = hv.u32("db_vip_pg_port").unwrap_or(5432);
-        let pgb = hv.u32("db_vip_pgbouncer_port").unwrap_or(6432);
+        let pg = num(hv, "db_vip_pg_port").unwrap_or(5432);
+        let pgb = num(hv, "db_vip_pgbouncer_port").unwrap_or(6432);
         let pgb_on = hv.bool("db_vip_pgbouncer_enabled").unwrap_or(true);
         let e = by_host.entry(h.clone()).or_default();
         e.push(Bind {
@@ -511,8 +539,8 @@ fn binds(c: &mut Ctx) {
     }
     for h in c.group("coturn") {
         let hv = c.h(&h);
-        let p = hv.u32("coturn_listening_port").unwrap_or(3478);
-        let tp = hv.u32("coturn_tls_listening_port").unwrap_or(5349);
+        let p = num(hv, "coturn_listening_port").unwrap_or(3478);
+        let tp = num(hv, "coturn_tls_listening_port").unwrap_or(5349);
         let ips = c
             .addr_list(&h, "coturn_listening_ips")
             .unwrap_or_else(|| vec![node(c, &h)]);

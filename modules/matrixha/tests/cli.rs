@@ -186,8 +186,7 @@ fn every_generated_variable_is_declared_by_a_role_or_documented() {
 fn large_mdad_vars_hold_only_settable_variables() {
     let man = matrixha::manifest::Manifest::load(None).unwrap();
     let t =
-        std::fs::read_to_string(repo().join("inventories/examples/large/mdad-vars.yml"))
-            .unwrap();
+        std::fs::read_to_string(repo().join("inventories/examples/large/mdad-vars.yml")).unwrap();
     let m: Mapping = serde_yaml::from_str(&t).unwrap();
     assert!(m.len() > 50);
     for k in m.keys().filter_map(Value::as_str) {
@@ -551,4 +550,25 @@ fn init_refuses_a_plan_with_too_few_servers_for_the_scale() {
         "{}",
         text(&o)
     );
+}
+
+#[test]
+fn role_defaults_the_checker_assumes_are_the_roles_own() {
+    let mut defaults = Mapping::new();
+    for role in std::fs::read_dir(repo().join("collection/roles")).unwrap() {
+        let p = role.unwrap().path().join("defaults/main.yml");
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            if let Ok(Value::Mapping(m)) = serde_yaml::from_str::<Value>(&t) {
+                defaults.extend(m);
+            }
+        }
+    }
+    for (name, value) in matrixha::check::ROLE_DEFAULTS {
+        let got = defaults.get(*name).and_then(Value::as_u64);
+        assert_eq!(
+            got,
+            Some(u64::from(*value)),
+            "{name}: the role's default differs from check.rs"
+        );
+    }
 }
