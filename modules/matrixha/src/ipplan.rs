@@ -121,6 +121,13 @@ fn valid_domain(d: &str) -> bool {
         })
 }
 
+fn valid_host_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 63
+        && !n.starts_with('-')
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 fn cidr(field: &str, s: &str) -> Result<Cidr> {
     Cidr::parse(s).ok_or_else(|| {
         CliError::new(
@@ -202,7 +209,20 @@ pub fn layout(plan: &IpPlan, scale: Scale, domain: Option<&str>) -> Result<Layou
             .unwrap_or_else(|| scale::ram_gb(scale, s));
         let mut list = Vec::new();
         for srv in given.iter().take(want as usize) {
-            let a = ip(&format!("servers.{}.{}", s.key(), srv.name), &srv.address)?;
+            let field = format!("servers.{}.{}", s.key(), srv.name);
+            if !valid_host_name(&srv.name) {
+                return Err(CliError::new(
+                    format!("{field}: '{}' is not a host name", srv.name),
+                    "use letters, digits and '-' (it becomes <name>.<internal_suffix> in /etc/hosts)",
+                ));
+            }
+            let a = ip(&field, &srv.address)?;
+            if !subnets.values().any(|c: &Cidr| c.contains(a)) {
+                return Err(CliError::new(
+                    format!("{field}: {a} is in none of the plan's subnets"),
+                    "add its network under subnets: (TURN must know every server network) or correct the address",
+                ));
+            }
             if !names.insert(srv.name.clone()) {
                 return Err(CliError::new(
                     format!("server name '{}' appears twice", srv.name),

@@ -41,6 +41,24 @@ fn run(opts: Opts) -> Result<ExitCode> {
             let layout = ipplan::layout(&plan, scale, domain.as_deref())?;
             let files = init::render(&layout)?;
             init::write(&dir, &files, force)?;
+            // What the operator still has to supply (placeholders, the vault) is
+            // expected here; anything else means the IP plan itself cannot work.
+            let man = config::manifest(None)?;
+            let inv = config::inventory(&dir, None, None)?;
+            let plan_errors: Vec<check::Finding> = check::check(&inv, &man)
+                .into_iter()
+                .filter(|f| f.level == Level::Error && !matches!(f.rule, "placeholder" | "secrets"))
+                .collect();
+            for f in &plan_errors {
+                eprintln!("{}", f.render());
+            }
+            if !plan_errors.is_empty() {
+                eprintln!(
+                    "matrixha: the inventory was written, but the IP plan has {} problem(s) above; fix the plan and run init --force again",
+                    plan_errors.len()
+                );
+                return Ok(ExitCode::Problems);
+            }
             match format {
                 Format::Text => {
                     for (rel, _) in &files {

@@ -572,3 +572,51 @@ fn role_defaults_the_checker_assumes_are_the_roles_own() {
         );
     }
 }
+
+#[test]
+fn init_refuses_plans_that_cannot_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = std::fs::read_to_string(repo().join("inventories/examples/seed-ip-plan.yml")).unwrap();
+    let cases = [
+        (
+            "  db: 10.0.3.10\n",
+            "  db: 10.0.4.77\n",
+            1,
+            "the DB writer VIP 10.0.4.77 is outside 10.0.4.0/24",
+        ),
+        (
+            "  s3: 10.0.4.10\n",
+            "  s3: 10.0.4.12\n",
+            1,
+            "the S3 VIP 10.0.4.12 is also the address of host minio2",
+        ),
+        (
+            "{name: backup, address: 10.0.6.20}",
+            "{name: backup, address: 10.9.6.20}",
+            2,
+            "servers.backup.backup: 10.9.6.20 is in none of the plan's subnets",
+        ),
+        (
+            "{name: backup, address: 10.0.6.20}",
+            "{name: back_up, address: 10.0.6.20}",
+            2,
+            "'back_up' is not a host name",
+        ),
+    ];
+    for (i, (from, to, code, want)) in cases.iter().enumerate() {
+        assert!(t.contains(from), "{from}");
+        let plan = tmp.path().join(format!("plan{i}.yml"));
+        std::fs::write(&plan, t.replacen(from, to, 1)).unwrap();
+        let o = run(&[
+            "init",
+            "--scale",
+            "small",
+            "--ip-plan",
+            plan.to_str().unwrap(),
+            "--out",
+            tmp.path().join(format!("i{i}")).to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(*code), "{}", text(&o));
+        assert!(text(&o).contains(want), "missing {want:?} in {}", text(&o));
+    }
+}
