@@ -39,13 +39,11 @@ export MATRIXHA_DRILL_ANSIBLE=$ansible
 # Against the lab (`make lab`): containers are named <lab_prefix>-<host>, and the
 # secrets come from the lab inventory unless given.
 inventory=${MATRIXHA_LAB_INVENTORY:-inventories/lab}
-if [[ -z ${MATRIXHA_DRILL_DB_PASSWORD:-} || -z ${MATRIXHA_DRILL_API_PASSWORD:-} ]]; then
-  hostvars=$(.venv/bin/ansible-inventory -i "$inventory" --host patroni1 2>/dev/null || echo '{}')
-  export MATRIXHA_DRILL_DB_PASSWORD=${MATRIXHA_DRILL_DB_PASSWORD:-$(jq -r '.patroni_synapse_db_password // empty' <<<"$hostvars")}
-  export MATRIXHA_DRILL_API_PASSWORD=${MATRIXHA_DRILL_API_PASSWORD:-$(jq -r '.patroni_restapi_password // empty' <<<"$hostvars")}
-  prefix=$(jq -r '.lab_prefix // empty' <<<"$hostvars")
-  export MATRIXHA_DRILL_CONTAINER_PREFIX=${MATRIXHA_DRILL_CONTAINER_PREFIX-${prefix:+$prefix-}}
-fi
+hostvars=$(.venv/bin/ansible-inventory -i "$inventory" --host patroni1 2>/dev/null || echo '{}')
+export MATRIXHA_DRILL_DB_PASSWORD=${MATRIXHA_DRILL_DB_PASSWORD:-$(jq -r '.patroni_synapse_db_password // empty' <<<"$hostvars")}
+export MATRIXHA_DRILL_API_PASSWORD=${MATRIXHA_DRILL_API_PASSWORD:-$(jq -r '.patroni_restapi_password // empty' <<<"$hostvars")}
+prefix=$(jq -r '.lab_prefix // empty' <<<"$hostvars")
+export MATRIXHA_DRILL_CONTAINER_PREFIX=${MATRIXHA_DRILL_CONTAINER_PREFIX-${prefix:+$prefix-}}
 
 start=$(date +%s)
 status=0
