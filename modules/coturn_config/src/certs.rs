@@ -159,3 +159,27 @@ pub fn readable_by(path: &Path, user: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_key_only_root_may_read_is_refused_for_nobody() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let key = dir.path().join("k.pem");
+        std::fs::write(&key, "x").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let why = readable_by(&key, "nobody").unwrap_err();
+        assert!(why.contains("mode 0600"), "{why}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(readable_by(&key, "nobody"), Ok(()));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(readable_by(&key, "nobody")
+            .unwrap_err()
+            .contains("cannot be entered"));
+        assert!(readable_by(&key, "no-such-user-matrixha").is_err());
+    }
+}
