@@ -76,7 +76,7 @@ pub enum Command {
         /// Password file for ansible-vault encrypt.
         #[arg(long)]
         vault_password_file: Option<PathBuf>,
-        /// Vault id label to encrypt with.
+        /// Vault id to encrypt with, as ansible-vault takes it (label@prompt, label@FILE).
         #[arg(long)]
         vault_id: Option<String>,
         /// ansible-vault to use (default: .venv/bin/ansible-vault, then PATH).

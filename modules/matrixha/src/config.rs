@@ -6,11 +6,6 @@ use crate::manifest::Manifest;
 use crate::secrets;
 use std::path::{Path, PathBuf};
 
-pub struct Config {
-    pub manifest: Manifest,
-    pub inventory: Option<Inventory>,
-}
-
 pub fn manifest(path: Option<&Path>) -> Result<Manifest> {
     Manifest::load(path)
 }

@@ -322,7 +322,8 @@ pub fn write(o: &Options<'_>) -> Result<Vec<&'static str>> {
             cmd.arg("--vault-password-file").arg(p);
         }
         if let Some(id) = o.vault_id {
-            cmd.arg("--encrypt-vault-id").arg(id);
+            // label@source, e.g. prod@prompt or prod@/path/to/password-file.
+            cmd.arg("--vault-id").arg(id);
         }
         cmd.arg(&tmp);
         let status = cmd.stdout(std::process::Stdio::null()).status();
