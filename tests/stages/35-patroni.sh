@@ -165,7 +165,7 @@ suite() {
     [[ ! -e $dir/pg$i.yml ]] || fail "check mode wrote $dir/pg$i.yml"
     mod "$CONF"
     succeeds "config"
-    ok '.changed == true and .reloaded == false and (.warnings[0] | contains("not reachable"))' "first write: changed, Patroni not running yet"
+    ok '.changed == true and .reloaded == false and any(.warnings[]; contains("not reachable"))' "first write: changed, Patroni not running yet"
     [[ $(stat -c '%U %a' "$dir/pg$i.yml") == "postgres 600" ]] || fail "pg$i.yml is $(stat -c '%U %a' "$dir/pg$i.yml"), want postgres 600"
     grep -q '^etcd3:' "$dir/pg$i.yml" && ! grep -q '^etcd:' "$dir/pg$i.yml" || fail "pg$i.yml lacks etcd3: (DN-19)"
     mod "$CONF"

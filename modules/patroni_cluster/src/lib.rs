@@ -50,6 +50,14 @@ fn node_config(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     let content_changes = now.as_deref() != Some(want.as_str());
     let owner_changes = file::ownership_differs(&own, file::observed_ownership(path).as_ref());
     let mut out = Outcome::changed_if(content_changes || owner_changes).field("path", &p.path);
+    // Rendering cannot prove the binaries exist; Patroni would fail only when it starts.
+    if let Some(bin) = &p.bin_dir {
+        if !Path::new(bin).join("postgres").exists() {
+            out = out.warn(format!(
+                "{bin}/postgres does not exist on this host; install PostgreSQL before starting Patroni, or fix bin_dir"
+            ));
+        }
+    }
     if content_changes {
         // The diff shows the file with every password replaced; a changed password
         // shows as no line change, so say so.

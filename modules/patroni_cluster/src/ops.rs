@@ -217,7 +217,7 @@ pub fn failover(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
             "see the reason above; a healthy cluster is better served by action switchover",
         ));
     }
-    let (c, elapsed) = settle(
+    let (c, _) = settle(
         &api,
         Duration::from_secs(p.timeout),
         &format!("{cand} did not become the running leader"),
@@ -227,7 +227,6 @@ pub fn failover(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
             None => Err("no leader yet".into()),
         },
     )?;
-    let _ = elapsed;
     out = out
         .field("elapsed", round(start.elapsed().as_secs_f64()))
         .field("cluster", &c);

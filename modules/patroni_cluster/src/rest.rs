@@ -2,7 +2,7 @@
 
 use crate::Params;
 use matrixha_module::http::{explain, Http, HttpOptions};
-use matrixha_module::{ModuleError, Secret};
+use matrixha_module::ModuleError;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,13 +28,10 @@ pub struct Reply {
 }
 
 impl Api {
+    /// A client for the member at `api_url`.
     pub fn new(p: &Params) -> Result<Api, ModuleError> {
-        Api::to(p, &p.api_url)
-    }
-
-    fn to(p: &Params, base: &str) -> Result<Api, ModuleError> {
         let basic_auth = match (&p.api_username, &p.api_password) {
-            (Some(u), Some(pw)) => Some((u.clone(), Secret::new(pw.expose()))),
+            (Some(u), Some(pw)) => Some((u.clone(), pw.clone())),
             _ => None,
         };
         let opts = HttpOptions {
@@ -52,7 +49,7 @@ impl Api {
             timeout: Duration::from_secs(p.api_timeout.max(p.timeout)),
             ..opts.clone()
         };
-        Api::build(opts, once_opts, base, p.api_username.is_some())
+        Api::build(opts, once_opts, &p.api_url, p.api_username.is_some())
     }
 
     fn build(
