@@ -14,6 +14,7 @@ import unittest
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(ROOT, ".venv", "bin")
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "collection", "coturn.yml")
+ROLES_COLLECTION = os.path.join(ROOT, "tests", "integration", "collection", "roles_collection")
 MODULES = ["coturn_config", "patroni_cluster", "pgbouncer_pool", "minio_bucket", "livekit_node"]
 SECRET = "it-secret-7f3a9c2e5b1d4f6a8c0e2b4d6f8a1c3e"
 
@@ -41,7 +42,7 @@ class CollectionOnLocalhost(unittest.TestCase):
     def env(self, **extra):
         env = dict(os.environ)
         env.update(
-            ANSIBLE_COLLECTIONS_PATH=self.collections,
+            ANSIBLE_COLLECTIONS_PATH=self.collections + ":" + ROLES_COLLECTION,
             ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "tests", "integration", "callback_plugins"),
             ANSIBLE_CALLBACKS_ENABLED="results_file",
             MATRIXHA_RESULTS_FILE=self.results_file,
@@ -55,11 +56,11 @@ class CollectionOnLocalhost(unittest.TestCase):
     def setUp(self):
         self.results_file = os.path.join(self.tmp.name, f"{self.id()}.jsonl")
 
-    def play(self, *args, secret=SECRET, expect_rc=0, env=None, **extra_vars):
+    def play(self, *args, secret=SECRET, expect_rc=0, env=None, playbook=PLAYBOOK, **extra_vars):
         open(self.results_file, "w").close()
         evars = {"it_dir": self.work, "it_secret": secret, **extra_vars}
         cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               PLAYBOOK, "-e", json.dumps(evars), *args]
+               playbook, "-e", json.dumps(evars), *args]
         p = subprocess.run(cmd, capture_output=True, text=True, env=env or self.env())
         if expect_rc is not None:
             self.assertEqual(p.returncode, expect_rc, f"rc {p.returncode}\n{p.stdout}\n{p.stderr}")
@@ -135,6 +136,12 @@ class CollectionOnLocalhost(unittest.TestCase):
         self.assertRegex(p.stdout, r"PUT .*/bin/coturn_config_linux_x86_64 TO ")
         p = self.play("-vvv", expect_rc=None, it_fake_arch="arm64")
         self.assertRegex(p.stdout, r"PUT .*/bin/coturn_config_linux_aarch64 TO ")
+
+    def test_7c_module_runs_from_a_role_of_another_collection(self):
+        role_play = os.path.join(ROOT, "tests", "integration", "collection", "role.yml")
+        r = self.task_result(self.play(playbook=role_play, it_realm="role.example.org"))
+        self.assertFalse(r["failed"], r)
+        self.assertIn("realm=role.example.org", self.conf())
 
     def test_8_ansible_doc_renders_every_module(self):
         for m in MODULES:

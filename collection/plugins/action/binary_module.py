@@ -64,7 +64,9 @@ class ActionModule(ActionBase):
         try:
             result.update(
                 self._execute_module(
-                    module_name=binary,
+                    # ansible.legacy: added directories are searched only for legacy names;
+                    # a bare name inside a collection role would search that collection only.
+                    module_name="ansible.legacy." + binary,
                     module_args=self._task.args,
                     task_vars=task_vars,
                     wrap_async=self._task.async_val,
