@@ -405,7 +405,7 @@ ansible_suite() {
         name: pg1
         node_address: 127.0.0.1
         restapi_port: "{{ t_rest | int }}"
-        postgres_port: "{{ t_pgp | int }}"
+        postgres_port: "{{ t_pgp }}"  # a string (extra var): the module accepts it
         etcd3_hosts: ["127.0.0.1:{{ t_etcd }}"]
         data_dir: "{{ t_dir }}/pg1"
         bin_dir: /usr/lib/postgresql/15/bin

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod database;
+pub mod lenient;
 pub mod observe;
 pub mod ops;
 pub mod params;

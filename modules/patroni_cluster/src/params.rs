@@ -73,28 +73,28 @@ pub struct HbaRule {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dcs {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
     pub ttl: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
     pub loop_wait: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
     pub retry_timeout: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
     pub maximum_lag_on_failover: Option<u64>,
     /// `true`/`false`, or `quorum` (Patroni 4.x quorum commit).
     #[serde(default)]
     pub synchronous_mode: Option<SyncMode>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
     pub synchronous_mode_strict: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
     pub synchronous_node_count: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
     pub failsafe_mode: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
     pub check_timeline: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
     pub use_pg_rewind: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
     pub use_slots: Option<bool>,
     /// PostgreSQL parameters shared by all members; `null` removes one (dynamic_config).
     #[serde(default)]
@@ -116,7 +116,10 @@ impl SyncMode {
     pub fn to_json(&self) -> Value {
         match self {
             SyncMode::On(b) => Value::Bool(*b),
-            SyncMode::Named(s) => Value::String(s.clone()),
+            SyncMode::Named(s) => match crate::lenient::bool_or_word(s) {
+                Some(b) => Value::Bool(b),
+                None => Value::String(s.clone()),
+            },
         }
     }
 }
@@ -140,10 +143,13 @@ pub struct Params {
     pub api_password: Option<Secret>,
     #[serde(default)]
     pub ca_file: Option<String>,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "crate::lenient::boolean")]
     pub validate_certs: bool,
     /// Seconds for one HTTP request.
-    #[serde(default = "default_api_timeout")]
+    #[serde(
+        default = "default_api_timeout",
+        deserialize_with = "crate::lenient::int"
+    )]
     pub api_timeout: u64,
 
     // --- action: config
@@ -156,13 +162,19 @@ pub struct Params {
     /// This node's address: PostgreSQL and the REST API listen on it (DN-1), never 0.0.0.0.
     #[serde(default)]
     pub node_address: Option<IpAddr>,
-    #[serde(default = "default_restapi_port")]
+    #[serde(
+        default = "default_restapi_port",
+        deserialize_with = "crate::lenient::int"
+    )]
     pub restapi_port: u16,
     #[serde(default)]
     pub restapi_certfile: Option<String>,
     #[serde(default)]
     pub restapi_keyfile: Option<String>,
-    #[serde(default = "default_postgres_port")]
+    #[serde(
+        default = "default_postgres_port",
+        deserialize_with = "crate::lenient::int"
+    )]
     pub postgres_port: u16,
     /// `host:port` of each etcd member, rendered under `etcd3:` (DN-19).
     #[serde(default)]
@@ -209,7 +221,7 @@ pub struct Params {
     /// This node's own PostgreSQL parameters (`postgresql.parameters`).
     #[serde(default)]
     pub local_parameters: Map<String, Value>,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "crate::lenient::boolean")]
     pub data_checksums: bool,
     #[serde(default)]
     pub log_dir: Option<String>,
@@ -227,19 +239,19 @@ pub struct Params {
     // --- dynamic_config / restart
     /// dynamic_config: restart the members that need it after the change.
     /// restart: only restart members that have `pending_restart`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::boolean")]
     pub restart_pending: bool,
 
     // --- wait_for and every action that waits
     #[serde(default)]
     pub condition: Option<Condition>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::lenient::int")]
     pub count: u32,
     /// wait_for `member`, restart (default: every member), reinitialize (required).
     #[serde(default)]
     pub member: Option<String>,
     /// Seconds to wait for the cluster to settle.
-    #[serde(default = "default_timeout")]
+    #[serde(default = "default_timeout", deserialize_with = "crate::lenient::int")]
     pub timeout: u64,
 
     // --- switchover / failover
@@ -265,7 +277,7 @@ pub struct Params {
     /// Default: the leader's host and port from `/cluster`.
     #[serde(default)]
     pub login_host: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
     pub login_port: Option<u16>,
     #[serde(default = "default_superuser")]
     pub login_user: String,
@@ -686,7 +698,7 @@ impl Dcs {
             check_timing(prefix, t, l, r)?;
         }
         if let Some(SyncMode::Named(s)) = &self.synchronous_mode {
-            if s != "quorum" {
+            if s != "quorum" && crate::lenient::bool_or_word(s).is_none() {
                 return Err(ModuleError::param(
                     format!("{prefix}.synchronous_mode"),
                     format!("'{s}' is not true, false or quorum"),
@@ -1091,6 +1103,34 @@ mod tests {
         assert_eq!(p["archive_mode"], "on");
         d.parameters.insert("archive_mode".into(), json!("on"));
         assert!(d.validate("dcs", None).is_err());
+    }
+
+    #[test]
+    fn numbers_and_booleans_may_arrive_as_strings() {
+        let mut a = config_args();
+        a["restapi_port"] = json!("8009");
+        a["data_checksums"] = json!("no");
+        a["dcs"] = json!({"ttl": "35", "synchronous_mode": "yes", "use_slots": "true"});
+        let p = parse(a);
+        p.validate().unwrap();
+        assert_eq!(p.restapi_port, 8009);
+        assert!(!p.data_checksums);
+        assert_eq!(p.dcs.ttl, Some(35));
+        assert_eq!(p.dcs.use_slots, Some(true));
+        assert_eq!(p.dcs.synchronous_mode.unwrap().to_json(), json!(true));
+        let mut a = config_args();
+        a["restapi_port"] = json!(70000);
+        assert_eq!(error(a), "restapi_port: 70000 is out of range");
+        let mut a = config_args();
+        a["postgres_port"] = json!("fast");
+        assert_eq!(
+            error(a),
+            "postgres_port: 'fast' is not a whole number of 0 or more"
+        );
+        assert_eq!(
+            error(json!({"action": "facts", "validate_certs": "maybe"})),
+            "validate_certs: 'maybe' is not a boolean (true/false)"
+        );
     }
 
     #[test]
