@@ -10,11 +10,13 @@
 # Lab: set BENCH_DIRECT=host:port (the primary or writer VIP), BENCH_POOLED=host:port (a PgBouncer),
 # BENCH_USER, BENCH_PASSWORD, BENCH_DB to measure an existing deployment instead.
 #
-# Knobs: BENCH_SECONDS (10), BENCH_CLIENTS (8), BENCH_SCALE (10).
+# Knobs: BENCH_SECONDS (5 per run), BENCH_ROUNDS (3; the four runs interleaved per round, medians
+# reported, so load that drifts during the bench hits both paths alike), BENCH_CLIENTS (8), BENCH_SCALE (10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-seconds=${BENCH_SECONDS:-10}
+seconds=${BENCH_SECONDS:-5}
+rounds=${BENCH_ROUNDS:-3}
 clients=${BENCH_CLIENTS:-8}
 scale=${BENCH_SCALE:-10}
 pg_bin=/usr/lib/postgresql/15/bin
@@ -116,20 +118,28 @@ tps() { # host port extra-args...
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -1
 }
 
-echo "pgbench: $clients clients, $seconds s per run, scale $scale, TPC-B-like; SCRAM-SHA-256 everywhere"
+echo "pgbench: $clients clients, $rounds rounds x $seconds s per run, scale $scale, TPC-B-like; SCRAM-SHA-256 everywhere"
 echo "direct: $direct_label"
 echo "pooled: $path_label"
-d_p=$(tps "$direct_host" "$direct_port")
-p_p=$(tps "$pool_host" "$pool_port")
-d_c=$(tps "$direct_host" "$direct_port" -C)
-p_c=$(tps "$pool_host" "$pool_port" -C)
-for v in "$d_p" "$p_p" "$d_c" "$p_c"; do
-  [[ -n $v ]] || { echo "bench: a pgbench run printed no tps" >&2; exit 1; }
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
+results=()
+for r in $(seq "$rounds"); do
+  d_p=$(tps "$direct_host" "$direct_port")
+  p_p=$(tps "$pool_host" "$pool_port")
+  d_c=$(tps "$direct_host" "$direct_port" -C)
+  p_c=$(tps "$pool_host" "$pool_port" -C)
+  for v in "$d_p" "$p_p" "$d_c" "$p_c"; do
+    [[ -n $v ]] || { echo "bench: a pgbench run printed no tps" >&2; exit 1; }
+  done
+  echo "round $r: direct $d_p / pooled $p_p tps persistent; direct $d_c / pooled $p_c tps with -C"
+  results+=("$d_p $p_p $d_c $p_c")
 done
-python3 - "$d_p" "$p_p" "$d_c" "$p_c" <<'PY'
-import sys
-dp, pp, dc, pc = map(float, sys.argv[1:])
-print(f"{'':28}{'direct':>12}{'pooled':>12}{'ratio':>8}  target")
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "${results[@]}" <<'PY'
+import statistics, sys
+rows = [list(map(float, a.split())) for a in sys.argv[1:]]
+dp, pp, dc, pc = (statistics.median(c) for c in zip(*rows))
+print(f"{'median of rounds':28}{'direct':>12}{'pooled':>12}{'ratio':>8}  target")
 print(f"{'persistent connections':28}{dp:12.1f}{pp:12.1f}{pp/dp:8.2f}  >= 0.80 {'ok' if pp/dp >= 0.8 else 'MISSED'}")
 print(f"{'new connection per tx (-C)':28}{dc:12.1f}{pc:12.1f}{pc/dc:8.2f}  >= 2.00 {'ok' if pc/dc >= 2 else 'MISSED'}")
 PY
