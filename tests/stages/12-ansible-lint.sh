@@ -10,7 +10,7 @@ root=$PWD
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 coll="$stage/collections/ansible_collections/matrixha"
-mkdir -p "$coll"
+mkdir -p "$coll" "$stage/project"
 cp -a collection "$coll/stack"
 cp galaxy.yml "$coll/stack/"
 rm -rf "$coll/stack/bin"
