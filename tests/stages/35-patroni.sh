@@ -248,7 +248,9 @@ suite() {
   sleep 1 # the role and database reach the replicas before the switchover below
 
   # -- switchover: check mode, refused (not a sync standby, unknown, stale leader), named, best, no-op.
-  mod '{"action":"facts"}' "$API"
+  # Restarted members take a loop or two before Patroni names a synchronous standby again.
+  mod '{"action":"wait_for","condition":"sync_standby","timeout":30}' "$API"
+  succeeds "a synchronous standby before the switchover"
   SYNC=$(jq -r '.cluster.sync_standbys[0]' <<<"$R")
   ASYNC=$(jq -r --arg s "$SYNC" '[.cluster.replicas[] | select(. != $s)][0]' <<<"$R")
   mod "{\"action\":\"switchover\",\"candidate\":\"$ASYNC\"}" "$API"

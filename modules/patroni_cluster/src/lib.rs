@@ -185,8 +185,8 @@ fn dynamic_config(p: &Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
             .is_some();
         if touched_parameters {
             // Members notice the new parameters on their next HA loop and only then
-            // flag pending_restart; give every member two loops to do so.
-            let wait = Duration::from_secs(2 * u64::from(num("loop_wait", DEFAULT_LOOP_WAIT)) + 3);
+            // flag pending_restart; give every member three loops to do so.
+            let wait = Duration::from_secs(3 * u64::from(num("loop_wait", DEFAULT_LOOP_WAIT)) + 5);
             let start = Instant::now();
             while start.elapsed() < wait {
                 c = observe::cluster(&api)?;
