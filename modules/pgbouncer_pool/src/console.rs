@@ -305,12 +305,13 @@ impl Console {
                     let n = be16(&body, 0)? as usize;
                     let mut at = 2;
                     for _ in 0..n {
-                        let end = body[at..]
+                        let field = body.get(at..).unwrap_or_default();
+                        let end = field
                             .iter()
                             .position(|b| *b == 0)
                             .ok_or_else(|| ConsoleError::Command("bad row description".into()))?;
                         rows.columns
-                            .push(String::from_utf8_lossy(&body[at..at + end]).into_owned());
+                            .push(String::from_utf8_lossy(&field[..end]).into_owned());
                         at += end + 1 + 18;
                     }
                 }

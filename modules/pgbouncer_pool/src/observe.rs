@@ -186,8 +186,8 @@ pub fn paused(c: &mut Console, names: &[String]) -> Result<Vec<String>, ConsoleE
     Ok(rows
         .rows
         .iter()
-        .filter(|r| r[paused].as_deref() == Some("1"))
-        .filter_map(|r| r[name].clone())
+        .filter(|r| r.get(paused).cloned().flatten().as_deref() == Some("1"))
+        .filter_map(|r| r.get(name).cloned().flatten())
         .filter(|n| names.contains(n))
         .collect())
 }
