@@ -10,8 +10,8 @@ and by the fault-injection playbooks. Only the standard library and the docker C
   lab.py health [--limit PATTERN]
   lab.py fault ACTION HOST [ARG]     (see FAULTS below)
 
-HOST in `fault` is an inventory host of the lab (patroni1) or a container name
-(a Molecule instance); ARG is a service unit or a network name.
+HOST in `fault` is an inventory host of the lab (patroni1), or with --container a
+container name (a Molecule instance); ARG is a service unit or a network name.
 """
 
 import argparse
@@ -67,6 +67,15 @@ def log(msg):
     print(f"lab: {msg}", flush=True)
 
 
+def inventory_prefix():
+    """lab_prefix of the inventory (MATRIXHA_LAB_PREFIX, when set, saves reading it)."""
+    if os.environ.get("MATRIXHA_LAB_PREFIX"):
+        return os.environ["MATRIXHA_LAB_PREFIX"]
+    argv = [str(VENV_BIN / "ansible-inventory"), "-i", str(INVENTORY), "--list"]
+    hostvars = json.loads(run(argv)).get("_meta", {}).get("hostvars", {})
+    return next(iter(hostvars.values()), {}).get("lab_prefix", "mxlab")
+
+
 # --- The inventory ---------------------------------------------------------------------
 
 class Lab:
@@ -83,6 +92,9 @@ class Lab:
             raise LabError(f"no host in {INVENTORY} matches --limit {limit!r}")
         some = next(iter(hostvars.values()))
         self.prefix = some.get("lab_prefix", "mxlab")
+        if not self.prefix.startswith("mx"):
+            # The host routes only between bridges named mx* (scripts/docker-up.sh).
+            raise LabError(f"lab_prefix {self.prefix!r} must start with 'mx'")
         self.image = some.get("lab_image", "matrixha/lab-debian12:latest")
         self.networks = {name: ipaddress.ip_network(net)
                          for name, net in some.get("lab_networks", {}).items()}
@@ -143,7 +155,7 @@ def remove_egress(lab):
         return
     info = json.loads(docker("network", "inspect", lab.egress))[0]
     for cont in (info.get("Containers") or {}).values():
-        docker("network", "disconnect", "-f", lab.egress, cont["Name"], check=False)
+        docker("network", "disconnect", lab.egress, cont["Name"], check=False)
     docker("network", "rm", lab.egress)
 
 
@@ -155,8 +167,13 @@ def create_host(lab, host):
         return False
     (first_net, first_ip), *more = lab.hosts[host]
     # Every lab host resolves every other by inventory name (Docker's DNS only knows the
-    # containers sharing a network; production uses the seeds' /etc/hosts).
-    add_hosts = [f"--add-host={h}:{addrs[0][1]}" for h, addrs in lab.all_hosts.items()]
+    # containers sharing a network), in the seeds' /etc/hosts form "IP NAME.internal
+    # NAME". That form also survives network changes: when a container leaves a network
+    # Docker deletes from its /etc/hosts every line ending in "<TAB>NAME" for the names
+    # it knew on that network (seen with Docker 20.10), which "NAME.internal NAME" lines
+    # do not (a space, not a tab, precedes the last name).
+    add_hosts = [f"--add-host={h}.internal {h}:{addrs[0][1]}"
+                 for h, addrs in lab.all_hosts.items()]
     sysctls = [f"--sysctl={k}={v}" for k, v in sorted(lab.sysctls[host].items())]
     docker("run", "-d", "--name", name, "--hostname", host,
            "--label", f"matrixha.lab={lab.prefix}",
@@ -263,7 +280,7 @@ def labelled(kind, prefix):
 
 def cmd_down(args):
     t0 = time.monotonic()
-    prefix = os.environ.get("MATRIXHA_LAB_PREFIX", "mxlab")
+    prefix = inventory_prefix()
     containers = labelled("container", prefix)
     if containers:
         docker("rm", "-f", *containers)
@@ -333,13 +350,18 @@ def cmd_health(args):
 
 # --- Faults -----------------------------------------------------------------------------
 
-def resolve_container(host):
-    """An existing container: HOST itself (Molecule) or the lab's prefixed name."""
-    prefix = os.environ.get("MATRIXHA_LAB_PREFIX", "mxlab")
-    for name in (host, f"{prefix}-{host}"):
-        if exists("container", name):
-            return name
-    raise LabError(f"no container {host!r} or {prefix}-{host!r}; is the lab up?")
+def resolve_container(host, exact=False):
+    """The container of inventory host HOST (<lab_prefix>-HOST), or with exact=True the
+    container named HOST (what Ansible's ansible_host holds, for the lab and Molecule)."""
+    if exact:
+        if exists("container", host):
+            return host
+        raise LabError(f"no container named {host!r}")
+    prefix = inventory_prefix()
+    if exists("container", f"{prefix}-{host}"):
+        return f"{prefix}-{host}"
+    raise LabError(f"no container {prefix}-{host!r} for inventory host {host!r}; is the lab "
+                   "up? (--container takes a container name)")
 
 
 def networks_of(name):
@@ -355,7 +377,7 @@ def resolve_network(name, network):
             raise LabError(f"{name} is on {', '.join(lab_nets) or 'no network'}: name the "
                            "network to cut")
         return lab_nets[0]
-    prefix = os.environ.get("MATRIXHA_LAB_PREFIX", "mxlab")
+    prefix = name.split("-", 1)[0]
     for full in (network, f"{prefix}-{network}"):
         if exists("network", full):
             return full
@@ -366,8 +388,8 @@ def fault_state(name, network):
     return STATE / "faults" / f"{name}--{network}"
 
 
-def fault(action, host, arg=None):
-    name = resolve_container(host)
+def fault(action, host, arg=None, exact=False):
+    name = resolve_container(host, exact)
     if action == "kill":
         # SIGKILL to every process of the host at once: a power cut, no clean shutdown.
         docker("kill", name)
@@ -443,7 +465,7 @@ FAULTS = {
 
 
 def cmd_fault(args):
-    fault(args.action, args.host, args.arg)
+    fault(args.action, args.host, args.arg, args.container)
 
 
 def main():
@@ -465,6 +487,8 @@ def main():
     f = sub.add_parser("fault", help="inject or reverse a fault",
                        epilog="\n".join(f"{k:14} {v}" for k, v in FAULTS.items()),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("--container", action="store_true",
+                   help="HOST is a container name (Molecule instance, ansible_host)")
     f.add_argument("action", choices=list(FAULTS))
     f.add_argument("host")
     f.add_argument("arg", nargs="?", help="UNIT for *-service, NETWORK for isolate/rejoin")

@@ -20,7 +20,7 @@ case ${1:-} in
     # build it (this machine's architecture only; cargo makes a rebuild cheap) and
     # install it into .lab/collections for the site.yml runs.
     tiers=$(sed -n 's/^ *ansible.builtin.import_playbook: *//p' playbooks/site.yml)
-    if (cd playbooks && grep -qs 'matrixha\.stack\.' $tiers); then
+    if [[ " $* " != *" --no-site "* ]] && (cd playbooks && grep -qs 'matrixha\.stack\.' $tiers); then
       MATRIXHA_TARGETS=$(uname -m) scripts/build-collection.sh
       tarball=$(ls -t dist/matrixha-stack-*.tar.gz | head -n1)
       rm -rf .lab/collections
