@@ -11,12 +11,15 @@
 # BENCH_USER, BENCH_PASSWORD, BENCH_DB to measure an existing deployment instead.
 #
 # Knobs: BENCH_SECONDS (5 per run), BENCH_ROUNDS (3; the four runs interleaved per round, medians
-# reported, so load that drifts during the bench hits both paths alike), BENCH_CLIENTS (8), BENCH_SCALE (10).
+# reported, so load that drifts during the bench hits both paths alike), BENCH_CLIENTS (8),
+# BENCH_THREADS (= clients: pgbench -C connects synchronously per thread, and Synapse processes
+# connect in parallel), BENCH_SCALE (10).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 seconds=${BENCH_SECONDS:-5}
 rounds=${BENCH_ROUNDS:-3}
+threads=${BENCH_THREADS:-${BENCH_CLIENTS:-8}}
 clients=${BENCH_CLIENTS:-8}
 scale=${BENCH_SCALE:-10}
 pg_bin=/usr/lib/postgresql/15/bin
@@ -114,7 +117,7 @@ pgbench -i -q -s "$scale" -h "$direct_host" -p "$direct_port" -U "$user" "$db" >
 
 tps() { # host port extra-args...
   local host=$1 port=$2; shift 2
-  pgbench -n -c "$clients" -j 2 -T "$seconds" -h "$host" -p "$port" -U "$user" "$@" "$db" 2>&1 |
+  pgbench -n -c "$clients" -j "$threads" -T "$seconds" -h "$host" -p "$port" -U "$user" "$@" "$db" 2>&1 |
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -1
 }
 
