@@ -9,6 +9,8 @@ modules=(coturn_config patroni_cluster pgbouncer_pool minio_bucket livekit_node)
 arches=(${MATRIXHA_TARGETS:-x86_64 aarch64})
 version=$(sed -n 's/^version: *//p' galaxy.yml)
 
+# Honour CARGO_TARGET_DIR: a stale binary from target/ must never be packaged.
+target_dir=${CARGO_TARGET_DIR:-target}
 pkgs=()
 for m in "${modules[@]}"; do pkgs+=(-p "$m"); done
 for arch in "${arches[@]}"; do
@@ -16,7 +18,7 @@ for arch in "${arches[@]}"; do
   echo "build-collection: compiling ${modules[*]} for $target"
   cargo build --quiet --release --locked --target "$target" "${pkgs[@]}"
   for m in "${modules[@]}"; do
-    install -D -m 0755 "target/$target/release/$m" "collection/bin/${m}_linux_$arch"
+    install -D -m 0755 "$target_dir/$target/release/$m" "collection/bin/${m}_linux_$arch"
   done
 done
 
