@@ -9,6 +9,8 @@ pub mod file;
 pub mod http;
 mod outcome;
 mod runner;
+#[cfg(feature = "scram")]
+pub mod scram;
 mod secret;
 pub mod sizing;
 pub mod systemd;

@@ -1,7 +1,8 @@
 //! The application database and its owner role on the leader, with a client-side SCRAM verifier.
 
 use crate::observe::Cluster;
-use crate::{scram, Params};
+use crate::Params;
+use matrixha_module::scram;
 use matrixha_module::ModuleError;
 use postgres::{Client, Config, NoTls};
 use serde::Serialize;
@@ -139,7 +140,8 @@ pub fn observe(client: &mut Client, p: &Params) -> Result<Observed, ModuleError>
         o.role_can_login = row.get(0);
         let stored: Option<String> = row.get(1);
         o.password_matches = stored
-            .map(|s| scram::matches(&s, password))
+            .and_then(|s| scram::Verifier::parse(&s))
+            .map(|v| v.verifies(password))
             .unwrap_or(false);
     }
     if let Some(row) = client
@@ -246,9 +248,9 @@ pub fn apply(client: &mut Client, statements: &[Statement]) -> Result<(), Module
 }
 
 pub fn new_verifier(password: &str) -> Result<String, ModuleError> {
-    let salt = scram::new_salt()
-        .map_err(|e| ModuleError::new(format!("cannot read /dev/urandom for a salt: {e}")))?;
-    Ok(scram::verifier(password, &salt, scram::ITERATIONS))
+    scram::new_verifier(password)
+        .map(|v| v.render())
+        .map_err(|e| ModuleError::new(format!("cannot read /dev/urandom for a salt: {e}")))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ pub mod params;
 pub mod plan;
 pub mod render;
 pub mod rest;
-pub mod scram;
 
 use matrixha_module::{file, Ctx, Module, ModuleError, Outcome};
 pub use params::Params;

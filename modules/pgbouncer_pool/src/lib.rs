@@ -6,7 +6,6 @@ pub mod observe;
 pub mod params;
 pub mod plan;
 pub mod render;
-pub mod scram;
 
 use matrixha_module::file::ownership_differs;
 use matrixha_module::sizing::PoolMode;

@@ -3,8 +3,8 @@
 use crate::console::{Console, ConsoleError, Target};
 use crate::params::{AuthType, Params};
 use crate::render::parse_auth_file;
-use crate::scram::{md5_secret, new_verifier, Verifier};
 use matrixha_module::file::{observed_ownership, read_optional, Ownership};
+use matrixha_module::scram::{md5_secret, new_verifier, Verifier};
 use matrixha_module::ModuleError;
 use serde_json::{Map, Value};
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! What the task asked for: PgBouncer settings, users and capacity, typed and validated without I/O.
 
-use crate::scram::password_is_supported;
 use matrixha_module::file::{parse_mode, Ownership};
+use matrixha_module::scram::password_is_supported;
 use matrixha_module::sizing::{self, Headroom, PoolMode, PoolPlan, ScaleProfile};
 use matrixha_module::{ModuleError, Secret};
 use serde::{Deserialize, Serialize};
