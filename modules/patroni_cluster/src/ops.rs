@@ -299,11 +299,22 @@ pub fn restart_members(
             ))
             .with_fix(format!("see Patroni's log on {name}")));
         }
+        // Back means running again and, for a pending-restart restart, no longer
+        // flagged: Patroni clears pending_restart on its next HA loop after the
+        // restart, so a result read at once would still show the member as pending.
         let (c2, _) = settle(
             api,
             Duration::from_secs(p.timeout),
             &format!("{name} did not come back after its restart"),
-            |c| plan::condition_met(c, Condition::Member, 1, Some(name)),
+            |c| {
+                plan::condition_met(c, Condition::Member, 1, Some(name))?;
+                match c.member(name) {
+                    Some(m) if p.restart_pending && m.pending_restart => {
+                        Err(format!("{name} still flags pending_restart"))
+                    }
+                    _ => Ok(()),
+                }
+            },
         )?;
         last = c2;
     }
