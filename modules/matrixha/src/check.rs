@@ -5,7 +5,7 @@ use crate::manifest::{Manifest, Verdict};
 use crate::net::{is_wildcard, parse_ip, Cidr};
 use crate::scale;
 use crate::secrets;
-use matrixha_module::sizing::{self, PoolMode, ScaleProfile};
+use pgbouncer_pool::sizing::{self, PoolMode, ScaleProfile};
 use serde::Serialize;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};

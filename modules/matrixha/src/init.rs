@@ -4,7 +4,7 @@ use crate::error::{CliError, Result};
 use crate::ipplan::{Layout, Node};
 use crate::scale::{self, Service};
 use crate::yamlout::{map, strs, vault_ref, Doc};
-use matrixha_module::sizing::{self, PoolPlan, ScaleProfile};
+use pgbouncer_pool::sizing::{self, PoolPlan, ScaleProfile};
 use serde_yaml::Value;
 use std::path::Path;
 
@@ -253,7 +253,7 @@ fn patroni_yml(l: &Layout, p: &PoolPlan) -> String {
         (mb * 3 / 4).max(256),
         (mb / 32).clamp(64, 2048)
     ));
-    d.comment("Pool arithmetic (DN-11, matrixha_module::sizing):");
+    d.comment("Pool arithmetic (DN-11, pgbouncer_pool::sizing):");
     for line in &p.explanation {
         d.comment(&format!("  {line}"));
     }
@@ -282,7 +282,7 @@ fn patroni_yml(l: &Layout, p: &PoolPlan) -> String {
 fn pgbouncer_yml(l: &Layout, p: &PoolPlan) -> String {
     let mut d = Doc::new(&[
         "PgBouncer on every DB node, in front of the writer VIP (role matrixha.stack.pgbouncer).",
-        "Sizes from the one sizing function (matrixha_module::sizing, DN-11):",
+        "Sizes from the one sizing function (pgbouncer_pool::sizing, DN-11):",
     ]);
     for line in &p.explanation {
         d.comment(&format!("  {line}"));

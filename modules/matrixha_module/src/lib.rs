@@ -7,12 +7,10 @@ mod args;
 pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod lenient;
 mod outcome;
 mod runner;
-#[cfg(feature = "scram")]
-pub mod scram;
 mod secret;
-pub mod sizing;
 pub mod systemd;
 pub mod textdiff;
 pub mod wait;

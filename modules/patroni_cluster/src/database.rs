@@ -2,8 +2,8 @@
 
 use crate::observe::Cluster;
 use crate::Params;
-use matrixha_module::scram;
 use matrixha_module::ModuleError;
+use pg_auth as scram;
 use postgres::{Client, Config, NoTls};
 use serde::Serialize;
 use std::time::Duration;

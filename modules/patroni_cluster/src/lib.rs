@@ -2,7 +2,6 @@
 
 pub mod apply;
 pub mod database;
-pub mod lenient;
 pub mod observe;
 pub mod ops;
 pub mod params;

@@ -73,28 +73,28 @@ pub struct HbaRule {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dcs {
-    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub ttl: Option<u32>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub loop_wait: Option<u32>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub retry_timeout: Option<u32>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub maximum_lag_on_failover: Option<u64>,
     /// `true`/`false`, or `quorum` (Patroni 4.x quorum commit).
     #[serde(default)]
     pub synchronous_mode: Option<SyncMode>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_bool")]
     pub synchronous_mode_strict: Option<bool>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub synchronous_node_count: Option<u32>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_bool")]
     pub failsafe_mode: Option<bool>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_bool")]
     pub check_timeline: Option<bool>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_bool")]
     pub use_pg_rewind: Option<bool>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_bool")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_bool")]
     pub use_slots: Option<bool>,
     /// PostgreSQL parameters shared by all members; `null` removes one (dynamic_config).
     #[serde(default)]
@@ -116,7 +116,7 @@ impl SyncMode {
     pub fn to_json(&self) -> Value {
         match self {
             SyncMode::On(b) => Value::Bool(*b),
-            SyncMode::Named(s) => match crate::lenient::bool_or_word(s) {
+            SyncMode::Named(s) => match matrixha_module::lenient::parse_bool(s) {
                 Some(b) => Value::Bool(b),
                 None => Value::String(s.clone()),
             },
@@ -143,12 +143,15 @@ pub struct Params {
     pub api_password: Option<Secret>,
     #[serde(default)]
     pub ca_file: Option<String>,
-    #[serde(default = "yes", deserialize_with = "crate::lenient::boolean")]
+    #[serde(
+        default = "yes",
+        deserialize_with = "matrixha_module::lenient::boolean"
+    )]
     pub validate_certs: bool,
     /// Seconds for one HTTP request.
     #[serde(
         default = "default_api_timeout",
-        deserialize_with = "crate::lenient::int"
+        deserialize_with = "matrixha_module::lenient::int"
     )]
     pub api_timeout: u64,
 
@@ -164,7 +167,7 @@ pub struct Params {
     pub node_address: Option<IpAddr>,
     #[serde(
         default = "default_restapi_port",
-        deserialize_with = "crate::lenient::int"
+        deserialize_with = "matrixha_module::lenient::int"
     )]
     pub restapi_port: u16,
     #[serde(default)]
@@ -173,7 +176,7 @@ pub struct Params {
     pub restapi_keyfile: Option<String>,
     #[serde(
         default = "default_postgres_port",
-        deserialize_with = "crate::lenient::int"
+        deserialize_with = "matrixha_module::lenient::int"
     )]
     pub postgres_port: u16,
     /// `host:port` of each etcd member, rendered under `etcd3:` (DN-19).
@@ -221,7 +224,10 @@ pub struct Params {
     /// This node's own PostgreSQL parameters (`postgresql.parameters`).
     #[serde(default)]
     pub local_parameters: Map<String, Value>,
-    #[serde(default = "yes", deserialize_with = "crate::lenient::boolean")]
+    #[serde(
+        default = "yes",
+        deserialize_with = "matrixha_module::lenient::boolean"
+    )]
     pub data_checksums: bool,
     #[serde(default)]
     pub log_dir: Option<String>,
@@ -239,19 +245,22 @@ pub struct Params {
     // --- dynamic_config / restart
     /// dynamic_config: restart the members that need it after the change.
     /// restart: only restart members that have `pending_restart`.
-    #[serde(default, deserialize_with = "crate::lenient::boolean")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::boolean")]
     pub restart_pending: bool,
 
     // --- wait_for and every action that waits
     #[serde(default)]
     pub condition: Option<Condition>,
-    #[serde(default = "one", deserialize_with = "crate::lenient::int")]
+    #[serde(default = "one", deserialize_with = "matrixha_module::lenient::int")]
     pub count: u32,
     /// wait_for `member`, restart (default: every member), reinitialize (required).
     #[serde(default)]
     pub member: Option<String>,
     /// Seconds to wait for the cluster to settle.
-    #[serde(default = "default_timeout", deserialize_with = "crate::lenient::int")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub timeout: u64,
 
     // --- switchover / failover
@@ -277,7 +286,7 @@ pub struct Params {
     /// Default: the leader's host and port from `/cluster`.
     #[serde(default)]
     pub login_host: Option<String>,
-    #[serde(default, deserialize_with = "crate::lenient::opt_int")]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub login_port: Option<u16>,
     #[serde(default = "default_superuser")]
     pub login_user: String,
@@ -698,7 +707,7 @@ impl Dcs {
             check_timing(prefix, t, l, r)?;
         }
         if let Some(SyncMode::Named(s)) = &self.synchronous_mode {
-            if s != "quorum" && crate::lenient::bool_or_word(s).is_none() {
+            if s != "quorum" && matrixha_module::lenient::parse_bool(s).is_none() {
                 return Err(ModuleError::param(
                     format!("{prefix}.synchronous_mode"),
                     format!("'{s}' is not true, false or quorum"),

@@ -5,8 +5,8 @@
 //! authentication (SCRAM-SHA-256, md5, cleartext) and `Q` messages are all this
 //! needs — a full driver would add an async runtime to a binary copied on every task.
 
-use matrixha_module::scram::{md5_response, ClientExchange};
 use matrixha_module::Secret;
+use pg_auth::{md5_response, ClientExchange};
 use serde_json::{Map, Value};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};

@@ -6,9 +6,10 @@ pub mod observe;
 pub mod params;
 pub mod plan;
 pub mod render;
+pub mod sizing;
 
+use crate::sizing::PoolMode;
 use matrixha_module::file::ownership_differs;
-use matrixha_module::sizing::PoolMode;
 use matrixha_module::{Ctx, Module, ModuleError, Outcome};
 pub use params::Params;
 use std::time::Duration;

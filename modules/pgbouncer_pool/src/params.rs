@@ -1,9 +1,9 @@
 //! What the task asked for: PgBouncer settings, users and capacity, typed and validated without I/O.
 
+use crate::sizing::{self, Headroom, PoolMode, PoolPlan, ScaleProfile};
 use matrixha_module::file::{parse_mode, Ownership};
-use matrixha_module::scram::password_is_supported;
-use matrixha_module::sizing::{self, Headroom, PoolMode, PoolPlan, ScaleProfile};
 use matrixha_module::{ModuleError, Secret};
+use pg_auth::password_is_supported;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -143,7 +143,7 @@ pub struct Database {
     pub max_db_connections: Option<u32>,
 }
 
-/// The deployment the pools must carry (DN-11); see `matrixha_module::sizing`.
+/// The deployment the pools must carry (DN-11); see `crate::sizing`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {

@@ -10,7 +10,6 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha2::{Digest, Sha256};
-use std::io::Read;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -124,7 +123,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Random bytes from the kernel (salts, nonces).
 pub fn random_bytes(n: usize) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    getrandom::getrandom(&mut buf).map_err(std::io::Error::other)?;
     Ok(buf)
 }
 
