@@ -4,6 +4,7 @@
 //! `fn main() { matrixha_module::run_module::<CoturnConfig>() }`.
 
 mod args;
+mod de;
 pub mod file;
 #[cfg(feature = "http")]
 pub mod http;
@@ -15,10 +16,10 @@ pub mod systemd;
 pub mod textdiff;
 pub mod wait;
 
-pub use args::{parse_args, Ctx};
+pub use args::{from_value, parse_args, Ctx};
 pub use outcome::{Diff, ModuleError, Outcome};
 pub use runner::{render_panic, run_module, run_with_args};
-pub use secret::Secret;
+pub use secret::{disable_scrubber_for_tests, Secret};
 
 use serde::{de::DeserializeOwned, Serialize};
 

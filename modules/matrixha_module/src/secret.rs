@@ -2,6 +2,7 @@
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -35,8 +36,32 @@ fn remember(value: &str) {
     }
 }
 
+thread_local! {
+    /// Set by tests that must see what a module would print without the scrubber.
+    /// Per thread, so one test switching it off leaves the others' safety net on.
+    static SCRUBBER_OFF: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Switches the output scrubber off for the calling thread, so a test that asserts
+/// "the secret is absent" checks the module's own masking, not the safety net.
+#[doc(hidden)]
+pub fn disable_scrubber_for_tests() {
+    SCRUBBER_OFF.with(|off| off.set(true));
+}
+
+/// `MATRIXHA_TEST_NO_SCRUB=1` does the same for a module binary, in debug
+/// builds only (what `cargo test` runs); release binaries always scrub.
+fn scrubber_off() -> bool {
+    SCRUBBER_OFF.with(Cell::get)
+        || (cfg!(debug_assertions)
+            && std::env::var_os("MATRIXHA_TEST_NO_SCRUB").is_some_and(|v| v == "1"))
+}
+
 /// Replaces every remembered secret in `text` with `********`.
 pub(crate) fn scrub(text: &str) -> String {
+    if scrubber_off() {
+        return text.to_owned();
+    }
     let seen = match SEEN.lock() {
         Ok(seen) => seen.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
@@ -132,6 +157,9 @@ mod tests {
 
     #[test]
     fn scrub_removes_remembered_values_anywhere() {
+        if scrubber_off() {
+            return; // MATRIXHA_TEST_NO_SCRUB=1 in the environment
+        }
         let _ = Secret::new("s3cr3t-value-xyz");
         let out = scrub("FATAL: password \"s3cr3t-value-xyz\" rejected");
         assert_eq!(out, "FATAL: password \"********\" rejected");
