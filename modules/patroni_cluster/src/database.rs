@@ -249,7 +249,7 @@ pub fn apply(client: &mut Client, statements: &[Statement]) -> Result<(), Module
 
 pub fn new_verifier(password: &str) -> Result<String, ModuleError> {
     scram::new_verifier(password)
-        .map(|v| v.render())
+        .map(|v| v.render().expose().to_owned())
         .map_err(|e| ModuleError::new(format!("cannot read /dev/urandom for a salt: {e}")))
 }
 

@@ -8,6 +8,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use matrixha_module::Secret;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -17,13 +18,24 @@ type HmacSha256 = Hmac<Sha256>;
 pub const ITERATIONS: u32 = 4096;
 pub const SALT_LEN: usize = 16;
 
-/// A parsed SCRAM verifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed SCRAM verifier. Its keys are secret (StoredKey + ServerKey are what
+/// PgBouncer logs in with), so they are private and `Debug` hides them.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Verifier {
-    pub iterations: u32,
-    pub salt: Vec<u8>,
-    pub stored_key: [u8; 32],
-    pub server_key: [u8; 32],
+    iterations: u32,
+    salt: Vec<u8>,
+    stored_key: [u8; 32],
+    server_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Verifier(SCRAM-SHA-256, {} iterations, ***)",
+            self.iterations
+        )
+    }
 }
 
 fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -36,7 +48,7 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-pub fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
+fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, iterations, &mut out);
     out
@@ -76,14 +88,19 @@ impl Verifier {
         })
     }
 
-    pub fn render(&self) -> String {
-        format!(
+    /// The verifier text as PostgreSQL and PgBouncer store it.
+    pub fn render(&self) -> Secret {
+        Secret::new(format!(
             "SCRAM-SHA-256${}:{}${}:{}",
             self.iterations,
             B64.encode(&self.salt),
             B64.encode(self.stored_key),
             B64.encode(self.server_key)
-        )
+        ))
+    }
+
+    pub fn iterations(&self) -> u32 {
+        self.iterations
     }
 
     /// True when `password` produces this verifier with its own salt and iteration count.
@@ -100,7 +117,11 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// PostgreSQL's md5 secret: `"md5" + md5(password || username)`.
-pub fn md5_secret(user: &str, password: &str) -> String {
+pub fn md5_secret(user: &str, password: &str) -> Secret {
+    Secret::new(md5_text(user, password))
+}
+
+fn md5_text(user: &str, password: &str) -> String {
     let mut h = Md5::new();
     h.update(password.as_bytes());
     h.update(user.as_bytes());
@@ -108,12 +129,12 @@ pub fn md5_secret(user: &str, password: &str) -> String {
 }
 
 /// The md5 challenge response: `"md5" + md5(md5(password || user) || salt)`.
-pub fn md5_response(user: &str, password: &str, salt: &[u8; 4]) -> String {
-    let inner = md5_secret(user, password);
+pub fn md5_response(user: &str, password: &str, salt: &[u8; 4]) -> Secret {
+    let inner = md5_text(user, password);
     let mut h = Md5::new();
     h.update(&inner.as_bytes()[3..]);
     h.update(salt);
-    format!("md5{}", hex(&h.finalize()))
+    Secret::new(format!("md5{}", hex(&h.finalize())))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -159,8 +180,8 @@ impl ClientExchange {
         format!("n,,{}", self.client_first_bare)
     }
 
-    /// Answers the server-first message with the client-final message.
-    pub fn client_final(&mut self, password: &str, server_first: &str) -> Result<String, String> {
+    /// Answers the server-first message with the client-final message (it carries the proof).
+    pub fn client_final(&mut self, password: &str, server_first: &str) -> Result<Secret, String> {
         let mut nonce = None;
         let mut salt = None;
         let mut iterations = None;
@@ -191,7 +212,10 @@ impl ClientExchange {
             .collect();
         let server_key = hmac(&salted, b"Server Key");
         self.server_signature = Some(hmac(&server_key, auth_message.as_bytes()));
-        Ok(format!("{without_proof},p={}", B64.encode(proof)))
+        Ok(Secret::new(format!(
+            "{without_proof},p={}",
+            B64.encode(proof)
+        )))
     }
 
     /// Checks the server-final message, so a server that does not know the verifier is refused.
@@ -225,8 +249,9 @@ mod tests {
         let salt = B64.decode("c2FsdHNhbHRzYWx0c2FsdA==").unwrap();
         let v = Verifier::compute("pencil", &salt, 4096);
         let rendered = v.render();
+        let rendered = rendered.expose();
         assert!(rendered.starts_with("SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$"));
-        assert_eq!(Verifier::parse(&rendered), Some(v.clone()));
+        assert_eq!(Verifier::parse(rendered), Some(v.clone()));
         assert!(v.verifies("pencil"));
         assert!(!v.verifies("pencil2"));
     }
@@ -243,7 +268,7 @@ mod tests {
                             s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
         let fin = ex.client_final("pencil", server_first).unwrap();
         assert_eq!(
-            fin,
+            fin.expose(),
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
              p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
@@ -256,8 +281,30 @@ mod tests {
     fn md5_secret_is_postgresqls() {
         // `echo -n secretpwbob | md5sum`, as PostgreSQL's md5 password_encryption computes it.
         assert_eq!(
-            md5_secret("bob", "secretpw"),
+            md5_secret("bob", "secretpw").expose(),
             "md54827d22203568d0d5b46bf27f000a914"
+        );
+    }
+
+    #[test]
+    fn derived_secrets_are_secrets_and_debug_hides_the_keys() {
+        // Serialising any derived value gives the no_log mask, never the text.
+        let v = new_verifier("pencil-pencil").unwrap();
+        let text = v.render().expose().to_owned();
+        let key = text.rsplit(':').next().unwrap().to_owned();
+        assert_eq!(
+            serde_json::to_string(&v.render()).unwrap(),
+            "\"VALUE_SPECIFIED_IN_NO_LOG_PARAMETER\""
+        );
+        assert_eq!(
+            serde_json::to_string(&md5_secret("bob", "secretpw")).unwrap(),
+            "\"VALUE_SPECIFIED_IN_NO_LOG_PARAMETER\""
+        );
+        let dbg = format!("{v:?}");
+        assert!(!dbg.contains(&key) && !dbg.contains(&text), "{dbg}");
+        assert_eq!(
+            format!("{:?}", md5_response("bob", "x", &[1, 2, 3, 4])),
+            "Secret(***)"
         );
     }
 

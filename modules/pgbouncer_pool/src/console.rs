@@ -204,7 +204,7 @@ impl Console {
                                 .get(..4)
                                 .and_then(|s| s.try_into().ok())
                                 .ok_or_else(|| ConsoleError::Command("short md5 salt".into()))?;
-                            let mut m = md5_response(&t.user, pw.expose(), &salt).into_bytes();
+                            let mut m = md5_response(&t.user, pw.expose(), &salt).expose().as_bytes().to_vec();
                             m.push(0);
                             self.send(b'p', &m)?;
                         }
@@ -232,7 +232,7 @@ impl Console {
                             let fin = ex
                                 .client_final(pw.expose(), &String::from_utf8_lossy(rest))
                                 .map_err(ConsoleError::Auth)?;
-                            self.send(b'p', fin.as_bytes())?;
+                            self.send(b'p', fin.expose().as_bytes())?;
                         }
                         12 => {
                             let ex = scram.as_ref().ok_or_else(|| {

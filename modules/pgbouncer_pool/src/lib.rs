@@ -133,7 +133,7 @@ impl Module for PgbouncerPool {
             current_users: current_users.clone(),
             desired_users: auth_entries.iter().map(|(u, _)| u.clone()).collect(),
             new_secrets: new_secrets.clone(),
-            auth_content_differs: files.auth.as_deref() != Some(want_auth.as_str()),
+            auth_content_differs: files.auth.as_deref() != Some(want_auth.expose()),
             auth_ownership_differs: ownership_differs(&own, files.auth_ownership.as_ref()),
             service: &p.service,
             service_action: p.service_action,
@@ -162,7 +162,7 @@ impl Module for PgbouncerPool {
                 &plan.changes,
                 &apply::Content {
                     ini: &want_ini,
-                    auth: &want_auth,
+                    auth: want_auth.expose(),
                     ownership: &own,
                 },
             )?;
@@ -212,7 +212,7 @@ impl Module for PgbouncerPool {
                 want_ini.clone(),
             );
         }
-        if files.auth.as_deref() != Some(want_auth.as_str()) {
+        if files.auth.as_deref() != Some(want_auth.expose()) {
             let before = files
                 .auth
                 .as_deref()

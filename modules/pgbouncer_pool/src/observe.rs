@@ -4,7 +4,7 @@ use crate::console::{Console, ConsoleError, Target};
 use crate::params::{AuthType, Params};
 use crate::render::parse_auth_file;
 use matrixha_module::file::{observed_ownership, read_optional, Ownership};
-use matrixha_module::ModuleError;
+use matrixha_module::{ModuleError, Secret};
 use pg_auth::{md5_secret, new_verifier, Verifier};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -31,7 +31,7 @@ pub fn files(p: &Params) -> Result<Files, ModuleError> {
 }
 
 /// `(user, secret)` lines of the auth file.
-pub type AuthEntries = Vec<(String, String)>;
+pub type AuthEntries = Vec<(String, Secret)>;
 
 /// The auth file's entries as they should be, and the users whose secret is new.
 ///
@@ -50,7 +50,7 @@ pub fn desired_auth(
         let pw = u.password.expose();
         let on_server = server.and_then(|s| s.iter().find(|(n, _)| *n == u.name).map(|(_, v)| v));
         if let (AuthType::ScramSha256, Some(v)) = (u.encryption, on_server) {
-            if !Verifier::parse(v).is_some_and(|ver| ver.verifies(pw)) {
+            if !Verifier::parse(v.expose()).is_some_and(|ver| ver.verifies(pw)) {
                 return Err(ModuleError::param(
                     format!("users[{}].password", u.name),
                     "does not match the SCRAM verifier PostgreSQL stores for this role \
@@ -66,7 +66,9 @@ pub fn desired_auth(
             continue;
         }
         let keep = match (u.encryption, old) {
-            (AuthType::ScramSha256, Some(s)) => Verifier::parse(s).is_some_and(|v| v.verifies(pw)),
+            (AuthType::ScramSha256, Some(s)) => {
+                Verifier::parse(s.expose()).is_some_and(|v| v.verifies(pw))
+            }
             (AuthType::Md5, Some(s)) => *s == md5_secret(&u.name, pw),
             (_, None) => false,
         };
@@ -152,7 +154,8 @@ pub fn server_verifiers(t: &Target, users: &[&str]) -> Result<AuthEntries, Modul
         .into_iter()
         .filter_map(
             |r| match (r.first().cloned().flatten(), r.get(1).cloned().flatten()) {
-                (Some(n), Some(v)) => Some((n, v)),
+                // The server's verifier lets PgBouncer log in as the role: a Secret.
+                (Some(n), Some(v)) => Some((n, Secret::new(v))),
                 _ => None,
             },
         )

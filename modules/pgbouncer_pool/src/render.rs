@@ -1,6 +1,7 @@
 //! pgbouncer.ini and the auth file as text, and reading them back (pure).
 
 use crate::params::{Params, Pools};
+use matrixha_module::Secret;
 use std::collections::BTreeMap;
 
 pub const HEADER: &str =
@@ -121,7 +122,7 @@ pub fn parse_pgbouncer_section(text: &str) -> BTreeMap<String, String> {
 }
 
 /// `"name" "secret"` lines of an auth file, in order (PgBouncer's format: `""` escapes `"`).
-pub fn parse_auth_file(text: &str) -> Vec<(String, String)> {
+pub fn parse_auth_file(text: &str) -> Vec<(String, Secret)> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut fields = Vec::new();
@@ -144,24 +145,26 @@ pub fn parse_auth_file(text: &str) -> Vec<(String, String)> {
             fields.push(f);
         }
         if fields.len() >= 2 {
-            out.push((fields[0].clone(), fields[1].clone()));
+            out.push((fields[0].clone(), Secret::new(fields[1].clone())));
         }
     }
     out
 }
 
-pub fn auth_file(entries: &[(String, String)]) -> String {
+/// The auth file's text: every line holds a secret, so the whole text is one.
+pub fn auth_file(entries: &[(String, Secret)]) -> Secret {
     let mut out = String::new();
     for (user, secret) in entries {
-        out.push_str(&format!("\"{user}\" \"{secret}\"\n"));
+        out.push_str(&format!("\"{user}\" \"{}\"\n", secret.expose()));
     }
-    out
+    Secret::new(out)
 }
 
 /// The auth file as the diff shows it: secrets never appear, only whether each one changes.
-pub fn auth_file_masked(entries: &[(String, String)], changed: &[String]) -> String {
+pub fn auth_file_masked(entries: &[(String, Secret)], changed: &[String]) -> String {
     let mut out = String::new();
     for (user, secret) in entries {
+        let secret = secret.expose();
         let kind = if secret.starts_with("SCRAM-SHA-256$") {
             "scram-sha-256"
         } else if secret.starts_with("md5") {
@@ -183,19 +186,22 @@ pub fn auth_file_masked(entries: &[(String, String)], changed: &[String]) -> Str
 mod tests {
     use super::*;
 
+    fn entry(user: &str, secret: &str) -> (String, Secret) {
+        (user.to_owned(), Secret::new(secret))
+    }
+
     #[test]
     fn auth_file_round_trips_with_quotes() {
-        let entries = vec![(
-            "syn\"apse".to_owned(),
-            "SCRAM-SHA-256$4096:x$y:z".to_owned(),
-        )];
-        let text = auth_file(&[("synapse".into(), "md5abc".into())]);
+        let text = auth_file(&[entry("synapse", "md5abc")]);
         assert_eq!(
-            parse_auth_file(&text),
-            vec![("synapse".into(), "md5abc".into())]
+            parse_auth_file(text.expose()),
+            vec![entry("synapse", "md5abc")]
         );
         let quoted = "\"syn\"\"apse\" \"SCRAM-SHA-256$4096:x$y:z\"\n";
-        assert_eq!(parse_auth_file(quoted), entries);
+        assert_eq!(
+            parse_auth_file(quoted),
+            vec![entry("syn\"apse", "SCRAM-SHA-256$4096:x$y:z")]
+        );
         assert_eq!(parse_auth_file(";comment\n\n\"a\"\n"), vec![]);
     }
 
@@ -211,11 +217,8 @@ mod tests {
     #[test]
     fn masked_auth_file_holds_no_secret() {
         let e = vec![
-            (
-                "a".to_owned(),
-                "SCRAM-SHA-256$4096:c2FsdA==$AAAA:BBBB".to_owned(),
-            ),
-            ("b".to_owned(), "md5abcdef".to_owned()),
+            entry("a", "SCRAM-SHA-256$4096:c2FsdA==$AAAA:BBBB"),
+            entry("b", "md5abcdef"),
         ];
         let m = auth_file_masked(&e, &["b".into()]);
         assert_eq!(
