@@ -6,6 +6,8 @@
 mod args;
 mod de;
 pub mod file;
+#[cfg(feature = "golden")]
+pub mod golden;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod lenient;
