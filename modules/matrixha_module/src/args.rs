@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 pub struct Ctx {
     pub check_mode: bool,
     pub diff: bool,
-    pub no_log: bool,
+    pub(crate) no_log: bool,
     pub verbosity: u8,
-    pub module_name: Option<String>,
+    pub(crate) module_name: Option<String>,
     /// `_ansible_tmpdir`: a directory Ansible removes after the task.
-    pub tmpdir: Option<String>,
+    pub(crate) tmpdir: Option<String>,
 }
 
 impl Ctx {

@@ -19,8 +19,8 @@ pub mod textdiff;
 pub mod wait;
 
 pub use args::{from_value, parse_args, Ctx};
-pub use outcome::{Diff, ModuleError, Outcome};
-pub use runner::{render_panic, run_module, run_with_args};
+pub use outcome::{ModuleError, Outcome};
+pub use runner::{run_module, run_with_args};
 pub use secret::{disable_scrubber_for_tests, Secret};
 
 use serde::{de::DeserializeOwned, Serialize};

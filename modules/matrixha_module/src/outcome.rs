@@ -6,24 +6,24 @@ use std::fmt;
 
 /// One before/after pair for Ansible's diff mode.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Diff {
-    pub before: String,
-    pub after: String,
+pub(crate) struct Diff {
+    pub(crate) before: String,
+    pub(crate) after: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub before_header: Option<String>,
+    pub(crate) before_header: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub after_header: Option<String>,
+    pub(crate) after_header: Option<String>,
 }
 
 /// A successful run.
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
-    pub changed: bool,
-    pub msg: Option<String>,
-    pub diffs: Vec<Diff>,
-    pub warnings: Vec<String>,
-    pub facts: Map<String, Value>,
-    pub fields: Map<String, Value>,
+    pub(crate) changed: bool,
+    pub(crate) msg: Option<String>,
+    pub(crate) diffs: Vec<Diff>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) facts: Map<String, Value>,
+    pub(crate) fields: Map<String, Value>,
 }
 
 impl Outcome {

@@ -111,7 +111,7 @@ fn failure(e: &ModuleError, invocation: Option<Value>) -> Value {
 }
 
 /// The result of a panic: a failed task with a readable message, no backtrace.
-pub fn render_panic(module: &str, payload: &str, location: &str) -> Value {
+fn render_panic(module: &str, payload: &str, location: &str) -> Value {
     let at = if location.is_empty() {
         String::new()
     } else {

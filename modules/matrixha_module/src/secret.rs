@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 /// The placeholder Ansible itself uses for `no_log` values.
-pub const MASK: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
+pub(crate) const MASK: &str = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER";
 
 /// Every secret this process has read, so the runner can scrub them from any
 /// string in the result (an error message from a server may quote one).
