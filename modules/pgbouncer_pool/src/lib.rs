@@ -6,23 +6,16 @@ pub mod observe;
 pub mod params;
 pub mod plan;
 pub mod render;
+pub mod rules;
 pub mod sizing;
 
-use crate::sizing::PoolMode;
+use crate::rules::{Finding, Level};
 use matrixha_module::file::ownership_differs;
 use matrixha_module::{Ctx, Module, ModuleError, Outcome};
 pub use params::Params;
 use std::time::Duration;
 
 pub struct PgbouncerPool;
-
-/// What makes transaction pooling safe for Synapse (DN-4): Synapse's
-/// `on_new_connection` (synapse/storage/engines/postgres.py) sets these per
-/// session; in transaction mode the next transaction may run on another server
-/// connection, so they must be role defaults instead.
-pub const SYNAPSE_ROLE_SETTINGS: &str = "ALTER ROLE <synapse role> SET bytea_output = 'escape'; \
-     ALTER ROLE <synapse role> SET default_transaction_isolation = 'repeatable read'; \
-     ALTER ROLE <synapse role> SET statement_timeout = '1h'";
 
 impl Module for PgbouncerPool {
     const NAME: &'static str = "pgbouncer_pool";
@@ -31,25 +24,21 @@ impl Module for PgbouncerPool {
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
         let pools = p.validate()?;
         let mut warnings = Vec::new();
-        if let Some(PoolMode::Transaction | PoolMode::Statement) = p.synapse_pool_mode() {
-            warnings.push(format!(
-                "the Synapse database uses {} pooling: Synapse sets session parameters on each \
-                 new connection and background updates run SET SESSION statement_timeout = 0 before \
-                 CREATE INDEX CONCURRENTLY, which transaction pooling breaks (DN-4). Session mode is \
-                 the safe default; if you keep transaction mode, set the parameters per role: {}",
-                p.synapse_pool_mode().map(|m| m.as_str()).unwrap_or_default(),
-                SYNAPSE_ROLE_SETTINGS
-            ));
+        // The rules `matrixha check` applies too (crate::rules): errors fail, warnings warn.
+        let mut finding = |param: &str, f: Finding| match f.level {
+            Level::Error => Err(ModuleError::param(param, f.problem, f.fix)),
+            Level::Warning => {
+                warnings.push(format!("{param}: {}. Fix: {}", f.problem, f.fix));
+                Ok(())
+            }
+        };
+        if let Some((mode, param)) = p.synapse_pool_mode() {
+            if let Some(f) = rules::pool_mode_finding(mode, p.session_settings_per_role) {
+                finding(&param, f)?;
+            }
         }
-        if p.listen_addr
-            .iter()
-            .any(|a| a == "*" || a == "0.0.0.0" || a == "::")
-        {
-            warnings.push(
-                "listen_addr binds every address: the DB VIP's HAProxy on this node cannot then bind \
-                 <VIP>:6432 (DN-1); list the node's own address and 127.0.0.1 instead"
-                    .to_owned(),
-            );
+        if let Some(f) = rules::listen_addr_finding(&p.listen_addr) {
+            finding("listen_addr", f)?;
         }
 
         if p.verifier_source.is_none() {

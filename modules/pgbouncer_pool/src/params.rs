@@ -1,6 +1,7 @@
 //! What the task asked for: PgBouncer settings, users and capacity, typed and validated without I/O.
 
-use crate::sizing::{self, Headroom, PoolMode, PoolPlan, ScaleProfile};
+pub use crate::sizing::PoolMode;
+use crate::sizing::{self, Headroom, PoolPlan, ScaleProfile};
 use matrixha_module::file::{parse_mode, Ownership};
 use matrixha_module::{ModuleError, Secret};
 use pg_auth::password_is_supported;
@@ -35,6 +36,10 @@ pub struct Params {
     pub databases: Vec<Database>,
     #[serde(default)]
     pub pool_mode: PoolMode,
+    /// Synapse's session settings are role defaults (`ALTER ROLE … SET`, DN-4):
+    /// the caller applied them, so transaction pooling is a warning, not an error.
+    #[serde(default, deserialize_with = "matrixha_module::lenient::boolean")]
+    pub session_settings_per_role: bool,
     #[serde(default)]
     pub default_pool_size: Option<u32>,
     #[serde(default)]
@@ -358,14 +363,18 @@ impl Params {
         })
     }
 
-    /// The Synapse database's effective pool mode, when `capacity` names one.
-    pub fn synapse_pool_mode(&self) -> Option<PoolMode> {
+    /// The Synapse database's effective pool mode and the parameter that set it,
+    /// when `capacity` names the database.
+    pub fn synapse_pool_mode(&self) -> Option<(PoolMode, String)> {
         let cap = self.capacity.as_ref()?;
         let db = self
             .databases
             .iter()
             .find(|d| d.name == cap.synapse_database)?;
-        Some(db.pool_mode.unwrap_or(self.pool_mode))
+        Some(match db.pool_mode {
+            Some(m) => (m, format!("databases[{}].pool_mode", db.name)),
+            None => (self.pool_mode, "pool_mode".to_owned()),
+        })
     }
 
     /// Checks everything that can be checked without touching the host, and
@@ -711,7 +720,11 @@ mod tests {
     fn unknown_pool_mode_lists_the_choices() {
         let e = params(json!({"pool_mode": "statment"})).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.starts_with("pool_mode: unknown choice"), "{msg}");
+        // The same text as rules::PoolMode::parse gives the CLI.
+        assert!(
+            msg.starts_with("pool_mode: unknown pool mode (a string of 8 characters)"),
+            "{msg}"
+        );
         assert!(!msg.contains("statment"), "the value is not quoted: {msg}");
         assert!(
             msg.contains("`session`") && msg.contains("`transaction`"),

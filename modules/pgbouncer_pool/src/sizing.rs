@@ -23,7 +23,8 @@ pub const SUPERUSER_RESERVED: u32 = 3;
 pub const MAX_CONNECTIONS_CEILING: u32 = 5000;
 
 /// PgBouncer pool mode of the Synapse database (DN-4: session by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Parsing (`PoolMode::parse`, `Deserialize`) and the DN-4 verdict live in `crate::rules`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PoolMode {
     #[default]
