@@ -1,4 +1,6 @@
 //! Keep coturn's `turnserver.conf` as the inventory says (validated, written atomically), and probe TURN servers.
+//!
+//! `rules` and `peers` are the pure rules `matrixha check` shares with the module.
 
 pub mod apply;
 pub mod certs;
@@ -8,10 +10,12 @@ pub mod peers;
 pub mod plan;
 pub mod probe;
 pub mod render;
+pub mod rules;
 pub mod version;
 
-use matrixha_module::{Ctx, Module, ModuleError, Outcome};
-pub use params::{ConfigParams, Mode, Params, ProbeParams};
+use matrixha_module::{textdiff, Ctx, Module, ModuleError, Outcome};
+pub use params::{ConfigParams, Params};
+pub use probe::params::ProbeParams;
 
 pub struct CoturnConfig;
 
@@ -20,18 +24,17 @@ impl Module for CoturnConfig {
     type Params = Params;
 
     fn run(p: Params, ctx: &Ctx) -> Result<Outcome, ModuleError> {
-        match p.split()? {
-            Mode::Config(c) => configure(&c, ctx),
+        match p {
+            Params::Present(c) => configure(&c, ctx),
             // A probe changes nothing, so it runs in check mode too.
-            Mode::Probe(pr) => probe::run(&pr),
+            Params::Probe(pr) => probe::run(&pr),
         }
     }
 }
 
 fn configure(p: &ConfigParams, ctx: &Ctx) -> Result<Outcome, ModuleError> {
-    p.validate()?;
+    let peers = p.validate()?;
     let own = p.ownership()?;
-    let peers = peers::Restrictions::from_params(p)?;
     let mut warnings = peers.warnings.clone();
     if let (Some(cert), Some(pkey)) = (&p.cert, &p.pkey) {
         warnings.extend(certs::check(cert, pkey, p.host_name(), &p.service_user)?.warnings);
@@ -52,27 +55,14 @@ fn configure(p: &ConfigParams, ctx: &Ctx) -> Result<Outcome, ModuleError> {
     if !ctx.check_mode {
         apply::changes(p, &want, &own, &changes)?;
     }
+    let ranges = |rules: &[peers::Rule]| rules.iter().map(peers::Rule::coturn).collect::<Vec<_>>();
     let mut out = Outcome::changed_if(!changes.is_empty())
         .field("path", &p.path)
         .field("coturn_version", version.to_string())
         .field("turn_uris", render::turn_uris(p))
         .field("changes", &changes)
-        .field(
-            "denied_peer_ips",
-            peers
-                .denied
-                .iter()
-                .map(|r| r.range.coturn())
-                .collect::<Vec<_>>(),
-        )
-        .field(
-            "allowed_peer_ips",
-            peers
-                .allowed
-                .iter()
-                .map(|r| r.range.coturn())
-                .collect::<Vec<_>>(),
-        )
+        .field("denied_peer_ips", ranges(&peers.denied))
+        .field("allowed_peer_ips", ranges(&peers.allowed))
         .field(
             "restarted",
             !ctx.check_mode
@@ -81,12 +71,14 @@ fn configure(p: &ConfigParams, ctx: &Ctx) -> Result<Outcome, ModuleError> {
                     .any(|c| matches!(c, plan::Change::RestartService { .. })),
         );
     if content_changes {
-        // Before = what the host has, after = the plan's file; the secret masked in both.
-        out = out.diff(
-            &p.path,
-            render::masked(now.content.as_deref().unwrap_or_default(), p),
-            render::masked(&want, p),
+        // Before = the file the module takes over (whatever secrets it holds), after = the
+        // plan's file; every secret-bearing line masked in both, a changed one marked.
+        let (before, after) = textdiff::mask_secrets(
+            now.content.as_deref().unwrap_or_default(),
+            &want,
+            render::secret_span,
         );
+        out = out.diff(&p.path, before, after);
     }
     for w in warnings {
         out = out.warn(w);

@@ -28,11 +28,7 @@ pub fn state(p: &ConfigParams) -> Result<State, ModuleError> {
 pub fn coturn_version(p: &ConfigParams) -> Result<Version, ModuleError> {
     if let Some(v) = &p.coturn_version {
         return Version::parse(v).ok_or_else(|| {
-            ModuleError::param(
-                "coturn_version",
-                format!("'{v}' is not a version"),
-                "write it like 4.6.1",
-            )
+            ModuleError::param("coturn_version", "is not a version", "write it like 4.6.1")
         });
     }
     let out = Command::new("turnserver")

@@ -1,16 +1,17 @@
-//! turnserver.conf text from parameters (pure), and the TURN URIs clients use.
+//! turnserver.conf text from parameters (pure), the TURN URIs clients use, and which lines of any turnserver.conf hold secrets.
 
 use crate::params::ConfigParams;
-use crate::peers::Restrictions;
+use crate::peers::PeerPlan;
 use crate::version::Version;
 use std::fmt::Write;
+use std::ops::Range;
 
 const HEADER: &str = "# Managed by matrixha.stack.coturn_config: edits here are overwritten.\n";
 
 /// The complete `turnserver.conf` for these parameters and this coturn version.
 /// Values never carry trailing comments: coturn reads `# …` after a value as part of it
 /// (DN-14), so every explanation sits on its own line.
-pub fn turnserver_conf(p: &ConfigParams, peers: &Restrictions, v: Version) -> String {
+pub fn turnserver_conf(p: &ConfigParams, peers: &PeerPlan, v: Version) -> String {
     let mut c = String::from(HEADER);
     let _ = writeln!(c, "# Options for coturn {v}.");
     let line = |c: &mut String, k: &str, v: &dyn std::fmt::Display| {
@@ -60,11 +61,11 @@ pub fn turnserver_conf(p: &ConfigParams, peers: &Restrictions, v: Version) -> St
     c.push_str("no-multicast-peers\n");
     for r in &peers.denied {
         let _ = writeln!(c, "# {}", r.why);
-        line(&mut c, "denied-peer-ip", &r.range.coturn());
+        line(&mut c, "denied-peer-ip", &r.coturn());
     }
     for r in &peers.allowed {
         let _ = writeln!(c, "# {}", r.why);
-        line(&mut c, "allowed-peer-ip", &r.range.coturn());
+        line(&mut c, "allowed-peer-ip", &r.coturn());
     }
 
     c.push_str("\n# Hardening and logging\n");
@@ -104,21 +105,52 @@ pub fn turn_uris(p: &ConfigParams) -> Vec<String> {
     uris
 }
 
-/// The file as diff mode may show it: the secret replaced, marked when it changes.
-pub fn masked(text: &str, p: &ConfigParams) -> String {
-    text.lines()
-        .map(|l| match l.strip_prefix("static-auth-secret=") {
-            Some(v) if v == p.static_auth_secret.expose() => {
-                "static-auth-secret=********".to_owned()
-            }
-            Some(_) => "static-auth-secret=******** (will change)".to_owned(),
-            None => l.to_owned(),
-        })
-        .fold(String::new(), |mut s, l| {
-            s.push_str(&l);
-            s.push('\n');
-            s
-        })
+/// Options whose value is a secret, in any turnserver.conf the module may take over:
+/// `turnserver --help` and examples/etc/turnserver.conf of coturn 4.6 (the shared
+/// secret, long-term users `name:password` or `name:0xkey`, the CLI password, the TLS
+/// key's passphrase, every user and statistics database DSN with its password), and
+/// `stateless-nonce-secret` of later releases. Paths (`pkey`, `secret-key-file`) are
+/// not secrets; the files they name are never read into a diff.
+pub const SECRET_KEYS: &[&str] = &[
+    "static-auth-secret",
+    "user",
+    "cli-password",
+    "pkey-pwd",
+    "psql-userdb",
+    "sql-userdb",
+    "mysql-userdb",
+    "mongo-userdb",
+    "redis-userdb",
+    "redis-statsdb",
+    "stateless-nonce-secret",
+];
+
+/// The byte range of the secret in one line of a turnserver.conf, for
+/// `textdiff::mask_secrets`. coturn skips leading blanks and splits the key from the
+/// value at the first run of blanks or `=` (parse_arg_string in mainrelay.c), so
+/// `user alice:pw`, `  user = alice:pw` and `user=alice:pw` are all the same option.
+/// Commented-out options are masked too: an old secret often survives as `#static-auth-secret=…`.
+pub fn secret_span(line: &str) -> Option<Range<usize>> {
+    let blank = |c: char| c == ' ' || c == '\t';
+    let body = line.trim_start_matches(|c: char| blank(c) || c == '#');
+    let key_start = line.len() - body.len();
+    let key_len = body
+        .find(|c: char| blank(c) || c == '=')
+        .unwrap_or(body.len());
+    if !SECRET_KEYS.contains(&&body[..key_len]) {
+        return None;
+    }
+    let rest = &body[key_len..];
+    let value = rest.trim_start_matches(|c: char| blank(c) || c == '=');
+    let mut start = key_start + key_len + (rest.len() - value.len());
+    let end = key_start + key_len + rest.trim_end().len();
+    if &body[..key_len] == "user" {
+        // `name:password` or `name:0xkey`: the name is no secret and says which user changes.
+        if let Some(colon) = line[start..end].find(':') {
+            start += colon + 1;
+        }
+    }
+    (start < end).then_some(start..end)
 }
 
 #[cfg(test)]
@@ -128,7 +160,7 @@ mod tests {
 
     fn conf(extra: &str, v: Version) -> String {
         let p = config(extra);
-        turnserver_conf(&p, &Restrictions::from_params(&p).unwrap(), v)
+        turnserver_conf(&p, &p.validate().unwrap(), v)
     }
     const BOOKWORM: Version = Version::new(4, 6, 1);
 
@@ -194,15 +226,85 @@ mod tests {
         );
     }
 
+    fn masked(line: &str) -> String {
+        match secret_span(line) {
+            Some(r) => format!("{}********{}", &line[..r.start], &line[r.end..]),
+            None => line.to_owned(),
+        }
+    }
+
     #[test]
-    fn masked_hides_secret_and_marks_a_change() {
+    fn every_secret_bearing_line_is_found_in_the_forms_coturn_reads() {
+        let cases = [
+            ("static-auth-secret=north", "static-auth-secret=********"),
+            (
+                "  static-auth-secret = north  ",
+                "  static-auth-secret = ********  ",
+            ),
+            ("static-auth-secret\tnorth", "static-auth-secret\t********"),
+            (
+                "user=ninefingers:youhavetoberealistic",
+                "user=ninefingers:********",
+            ),
+            (
+                "user=ninefingers:0xbc807ee29df3c9ffa736523fb2c4e8ee",
+                "user=ninefingers:********",
+            ),
+            ("user=lonely", "user=********"),
+            ("cli-password=qwerty", "cli-password=********"),
+            ("pkey-pwd=hunter2", "pkey-pwd=********"),
+            (
+                r#"psql-userdb="host=db dbname=coturn user=turn password=pg-pw connect_timeout=30""#,
+                "psql-userdb=********",
+            ),
+            ("sql-userdb=host=db password=x", "sql-userdb=********"),
+            (
+                "mysql-userdb=host=db password=my-pw",
+                "mysql-userdb=********",
+            ),
+            (
+                "mongo-userdb=mongodb://turn:mongo-pw@db/coturn",
+                "mongo-userdb=********",
+            ),
+            (
+                "redis-userdb=ip=10.0.4.5 password=rd-pw",
+                "redis-userdb=********",
+            ),
+            (
+                "redis-statsdb=ip=10.0.4.5 password=rs-pw",
+                "redis-statsdb=********",
+            ),
+            (
+                "stateless-nonce-secret=abc",
+                "stateless-nonce-secret=********",
+            ),
+            ("#static-auth-secret=north", "#static-auth-secret=********"),
+            ("# cli-password=qwerty", "# cli-password=********"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(masked(line), want, "{line}");
+        }
+        for plain in [
+            "user-quota=12",
+            "userdb=/var/lib/turn/turndb",
+            "pkey=/etc/ssl/k.pem",
+            "secret-key-file=/etc/coturn/aes.key",
+            "use-auth-secret",
+            "static-auth-secret=",
+            "realm=turn.example.org",
+            "# Authentication: ephemeral credentials derived from the shared secret (TURN REST API)",
+        ] {
+            assert_eq!(secret_span(plain), None, "{plain}");
+        }
+    }
+
+    #[test]
+    fn the_rendered_file_masks_its_secret() {
         let p = config("");
-        let c = turnserver_conf(&p, &Restrictions::from_params(&p).unwrap(), BOOKWORM);
-        assert!(!masked(&c, &p).contains(p.static_auth_secret.expose()));
-        assert_eq!(
-            masked("static-auth-secret=older\n", &p),
-            "static-auth-secret=******** (will change)\n"
-        );
+        let c = conf("", BOOKWORM);
+        let shown: String = c.lines().map(masked).collect();
+        assert!(c.contains(p.static_auth_secret.expose()));
+        assert!(!shown.contains(p.static_auth_secret.expose()), "{shown}");
     }
 
     #[test]

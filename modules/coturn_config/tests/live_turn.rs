@@ -13,16 +13,22 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SECRET: &str = "4f1c9a7e2b6d8035c1e9a4f7b2d6083512ab";
+const WRONG_SECRET: &str = "ffffffffffffffffffffffffffffffffffff";
 const CLIENTS: &str = "10.20.0.0/16";
 const SERVERS: &str = "10.0.3.0/24";
 
+/// Runs the module in-process with the output scrubber off, so "no secret in the
+/// result" checks the module's own masking, not the safety net.
 fn module(args: Value) -> Value {
+    matrixha_module::disable_scrubber_for_tests();
     let out = run_with_args::<CoturnConfig>(&args.to_string());
     let text = out.to_string();
-    assert!(
-        !text.contains(SECRET),
-        "the secret leaked into the result: {text}"
-    );
+    for secret in [SECRET, WRONG_SECRET] {
+        assert!(
+            !text.contains(secret),
+            "the secret leaked into the result: {text}"
+        );
+    }
     out
 }
 
@@ -253,7 +259,7 @@ fn wrong_secret_and_expired_username_are_rejected_with_401() {
     let t = start(34720);
     let wrong = probe(
         &t,
-        json!({"static_auth_secret": "ffffffffffffffffffffffffffffffffffff", "transports": ["udp", "tcp"]}),
+        json!({"static_auth_secret": WRONG_SECRET, "transports": ["udp", "tcp"]}),
     );
     assert_eq!(wrong["ok"], false, "{wrong}");
     for c in wrong["probe"].as_array().unwrap() {
@@ -282,7 +288,7 @@ fn wrong_secret_and_expired_username_are_rejected_with_401() {
     // fail_on_error makes the task fail, naming the target and transport, without the secret.
     let failed = probe(
         &t,
-        json!({"static_auth_secret": "ffffffffffffffffffffffffffffffffffff", "transports": ["tcp"], "fail_on_error": true}),
+        json!({"static_auth_secret": WRONG_SECRET, "transports": ["tcp"], "fail_on_error": true}),
     );
     assert_eq!(failed["failed"], true);
     assert!(
@@ -292,6 +298,50 @@ fn wrong_secret_and_expired_username_are_rejected_with_401() {
             .contains("127.0.0.1 over tcp: credentials rejected"),
         "{failed}"
     );
+}
+
+/// The ephemeral password and the MESSAGE-INTEGRITY key are derived secrets: with the
+/// scrubber off, neither appears in a passing probe, a failing one, or its error message.
+#[test]
+fn derived_credentials_never_appear_in_results_or_errors() {
+    use coturn_config::probe::credentials;
+    let t = start(34770);
+    let expiry = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let username = format!("{expiry}:matrixha-probe");
+    let mut derived = Vec::new();
+    for secret in [SECRET, WRONG_SECRET] {
+        let password = credentials::ephemeral(&matrixha_module::Secret::new(secret), &username);
+        let key = credentials::long_term_key(&username, "turn.test", &password);
+        derived.push(password.expose().to_owned());
+        derived.push(key.expose().to_owned());
+    }
+    let runs = [
+        probe(&t, json!({"username": username})),
+        probe(
+            &t,
+            json!({"username": username, "static_auth_secret": WRONG_SECRET}),
+        ),
+        probe(
+            &t,
+            json!({"username": username, "static_auth_secret": WRONG_SECRET, "fail_on_error": true}),
+        ),
+    ];
+    assert_eq!(runs[0]["ok"], true, "{}", runs[0]);
+    assert_eq!(runs[1]["ok"], false, "{}", runs[1]);
+    assert_eq!(runs[2]["failed"], true, "{}", runs[2]);
+    for r in &runs {
+        let text = r.to_string();
+        for d in &derived {
+            assert!(
+                !text.contains(d.as_str()),
+                "a derived credential leaked: {text}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -387,16 +437,21 @@ fn second_run_is_unchanged_and_check_mode_touches_nothing() {
     assert!(second.get("diff").is_none());
 
     // A changed secret shows as a masked change in check mode; the file stays.
-    check["static_auth_secret"] = json!("0000000000000000000000000000000000000000");
+    let new_secret = "0000000000000000000000000000000000000000";
+    check["static_auth_secret"] = json!(new_secret);
     let r = module(check);
     assert_eq!(r["changed"], true);
-    assert!(
-        r["diff"][0]["before"]
-            .as_str()
-            .unwrap()
-            .contains("static-auth-secret=******** (will change)"),
-        "{r}"
+    let (before, after) = (
+        r["diff"][0]["before"].as_str().unwrap(),
+        r["diff"][0]["after"].as_str().unwrap(),
     );
+    assert_ne!(before, after, "a secret-only change must show in the diff");
+    assert!(before.contains("static-auth-secret=********\n"), "{before}");
+    assert!(
+        after.contains("static-auth-secret=******** (will change)\n"),
+        "{after}"
+    );
+    assert!(!r.to_string().contains(new_secret), "{r}");
     assert_eq!(std::fs::read_to_string(&conf).unwrap(), text);
 }
 

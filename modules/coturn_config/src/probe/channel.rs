@@ -1,7 +1,7 @@
 //! One request/response exchange with a TURN server over UDP (with retransmission), TCP or TLS.
 
+use super::params::Transport;
 use super::stun::Message;
-use crate::params::Transport;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{Read, Write};

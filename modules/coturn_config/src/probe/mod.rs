@@ -2,11 +2,12 @@
 
 pub mod channel;
 pub mod credentials;
+pub mod params;
 pub mod stun;
 
-use crate::params::{ProbeParams, ProbeTarget, Transport};
 use channel::Channel;
 use matrixha_module::{ModuleError, Outcome};
+use params::{ProbeParams, ProbeTarget, Transport};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -198,8 +199,8 @@ fn allocate_and_permit(
                 .tls_name
                 .clone()
                 .unwrap_or_else(|| target.host.clone());
-            let sn = ServerName::try_from(name.clone())
-                .map_err(|_| fail(format!("'{name}' is not a valid TLS server name")))?;
+            let sn = ServerName::try_from(name)
+                .map_err(|_| fail("tls_name (or host) is not a valid TLS server name"))?;
             Some((cfg, sn))
         }
         _ => None,
@@ -216,7 +217,7 @@ fn allocate_and_permit(
             credentials::username(now + p.ttl as u64, &p.user)
         }
     };
-    let password = credentials::ephemeral(p.static_auth_secret.expose(), &username);
+    let password = credentials::ephemeral(&p.static_auth_secret, &username);
 
     // 1. Unauthenticated Allocate: the server answers 401 with its realm and a nonce (RFC 5766 §6.2).
     let id = txid();
@@ -246,6 +247,7 @@ fn allocate_and_permit(
         .to_vec();
     c.realm = Some(realm.clone());
     let key = credentials::long_term_key(&username, &realm, &password);
+    let key = credentials::key_bytes(&key);
 
     // 2. Authenticated Allocate; a 438 (stale nonce) is retried once with the new nonce.
     let mut attempts = 0;
@@ -287,10 +289,11 @@ fn allocate_and_permit(
     c.mapped_address = mapped.map(|m| m.to_string());
 
     // 3. CreatePermission per peer; the peer need not exist (RFC 5766 §9: it only installs a filter).
+    // Validated already; a peer that no longer parses is reported, not skipped.
     let host = |r: &String| {
-        crate::peers::Range::parse(r)
-            .map(|r| r.representative())
-            .map_err(fail)
+        crate::peers::parse_range(r)
+            .and_then(|nets| nets.first().map(crate::peers::representative))
+            .ok_or_else(|| fail("a peer is not an address or subnet"))
     };
     let mut peers: Vec<(IpAddr, &'static str)> = p
         .peers

@@ -236,11 +236,11 @@ mod tests {
         let txid = [
             0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72, 0xc0, 0x29, 0xda, 0x41, 0x2e,
         ];
-        let key = super::super::credentials::long_term_key(
+        let key = super::super::credentials::key_bytes(&super::super::credentials::long_term_key(
             "\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}",
             "example.org",
-            "TheMatrIX",
-        );
+            &matrixha_module::Secret::new("TheMatrIX"),
+        ));
         let m = Message::request(0x0001, txid)
             .attr(
                 USERNAME,
