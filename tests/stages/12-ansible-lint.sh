@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# ansible-lint (production profile) over the roles, playbooks, inventories and scenarios.
+# First the role secrets audit (tests/roles/test_no_log.py: every task, template and
+# argument_specs option that carries a secret is no_log / diff: false, checked statically
+# and by one live --check --diff run of the Keepalived template; ~15 s, no Docker).
+# Then ansible-lint (production profile) over the roles, playbooks, inventories and scenarios.
 # It runs from a copy-by-symlink of that content outside the repository: at the root,
 # galaxy.yml makes ansible-lint try to install the whole repository (target/ included)
 # as a collection. matrixha.stack resolves to a copy of collection/ through
@@ -7,6 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
+out=$(mktemp)
+.venv/bin/python tests/roles/test_no_log.py >"$out" 2>&1 || { cat "$out"; rm -f "$out"; echo "12: role secrets audit failed"; exit 1; }
+grep -E '^(Ran|OK)' "$out"
+rm -f "$out"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 coll="$stage/collections/ansible_collections/matrixha"
