@@ -145,16 +145,13 @@ pub struct ConfigParams {
     /// `external-ip`: a public address, or `public/private` when behind NAT.
     #[serde(default)]
     pub external_ip: Option<String>,
-    #[serde(default = "default_listening_port", deserialize_with = "lenient::int")]
+    #[serde(default = "default_listening_port")]
     pub listening_port: u16,
-    #[serde(
-        default = "default_tls_listening_port",
-        deserialize_with = "lenient::int"
-    )]
+    #[serde(default = "default_tls_listening_port")]
     pub tls_listening_port: u16,
-    #[serde(default = "default_min_port", deserialize_with = "lenient::int")]
+    #[serde(default = "default_min_port")]
     pub min_port: u16,
-    #[serde(default = "default_max_port", deserialize_with = "lenient::int")]
+    #[serde(default = "default_max_port")]
     pub max_port: u16,
     #[serde(default)]
     pub cert: Option<String>,
@@ -170,21 +167,21 @@ pub struct ConfigParams {
     #[serde(default)]
     pub client_subnets: Vec<String>,
     /// Also deny every private range (RFC 1918, RFC 6598, fc00::/7): for TURN facing the internet.
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(default)]
     pub deny_private_ranges: bool,
     #[serde(default)]
     pub denied_peer_ips: Vec<String>,
     /// Allowed wins over denied in coturn.
     #[serde(default)]
     pub allowed_peer_ips: Vec<String>,
-    #[serde(default = "default_user_quota", deserialize_with = "lenient::int")]
+    #[serde(default = "default_user_quota")]
     pub user_quota: u32,
-    #[serde(default = "default_total_quota", deserialize_with = "lenient::int")]
+    #[serde(default = "default_total_quota")]
     pub total_quota: u32,
     /// `log-file`; without it coturn logs to syslog (the journal).
     #[serde(default)]
     pub log_file: Option<String>,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(default)]
     pub verbose: bool,
     /// coturn's version (`4.6.1`); detected with `turnserver --version` when absent.
     #[serde(default)]
@@ -199,7 +196,7 @@ pub struct ConfigParams {
     pub service: String,
     #[serde(default = "default_service_action")]
     pub service_action: ServiceAction,
-    #[serde(default, deserialize_with = "lenient::boolean")]
+    #[serde(default)]
     pub backup: bool,
 }
 
@@ -511,11 +508,5 @@ pub(crate) mod tests {
         ));
         assert!(msg.starts_with("static_auth_secret: "), "{msg}");
         assert!(!msg.contains(SECRET), "{msg}");
-    }
-
-    #[test]
-    fn ports_and_booleans_may_arrive_as_strings() {
-        let p = config(r#","listening_port":"3479","verbose":"yes""#);
-        assert_eq!((p.listening_port, p.verbose), (3479, true));
     }
 }

@@ -24,7 +24,7 @@ pub fn check_static_auth_secret(secret: &Secret) -> Result<(), ModuleError> {
         return Err(ModuleError::param(
             "static_auth_secret",
             format!(
-                "is {} characters long, shorter than {MIN_SECRET_LEN}",
+                "is shorter than {MIN_SECRET_LEN} characters ({} given)",
                 s.chars().count()
             ),
             "generate one with `openssl rand -hex 32` and keep it in Ansible Vault",
@@ -151,7 +151,7 @@ mod tests {
     fn a_secret_of_31_characters_is_refused_and_32_accepted() {
         let e = check_static_auth_secret(&Secret::new("a".repeat(31))).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("static_auth_secret"));
-        assert!(e.problem.contains("31 characters"), "{e}");
+        assert!(e.problem.contains("(31 given)"), "{e}");
         assert!(check_static_auth_secret(&Secret::new("a".repeat(32))).is_ok());
     }
 

@@ -1,7 +1,7 @@
 //! `state: probe`: what the TURN client was asked to check, typed and validated without touching the network.
 
 use crate::{peers, rules};
-use matrixha_module::{lenient, ModuleError, Secret};
+use matrixha_module::{ModuleError, Secret};
 use serde::{Deserialize, Serialize};
 
 /// `state: probe`, defaults applied.
@@ -24,7 +24,7 @@ pub struct ProbeParams {
     #[serde(default = "default_probe_user")]
     pub user: String,
     /// Seconds the ephemeral credentials stay valid.
-    #[serde(default = "default_ttl", deserialize_with = "lenient::int")]
+    #[serde(default = "default_ttl")]
     pub ttl: u32,
     /// A literal username instead of `<now+ttl>:<user>`; for testing rejected credentials.
     #[serde(default)]
@@ -32,13 +32,13 @@ pub struct ProbeParams {
     /// PEM file of the CA that signed the TURN certificate; system roots when absent.
     #[serde(default)]
     pub ca_file: Option<String>,
-    #[serde(default = "yes", deserialize_with = "lenient::boolean")]
+    #[serde(default = "yes")]
     pub validate_certs: bool,
     /// Seconds allowed for each target and transport.
-    #[serde(default = "default_timeout", deserialize_with = "lenient::int")]
+    #[serde(default = "default_timeout")]
     pub timeout: u32,
     /// Fail the task when any check fails (the results are in the message).
-    #[serde(default = "yes", deserialize_with = "lenient::boolean")]
+    #[serde(default = "yes")]
     pub fail_on_error: bool,
 }
 
@@ -47,12 +47,9 @@ pub struct ProbeParams {
 pub struct ProbeTarget {
     /// Address or name to connect to.
     pub host: String,
-    #[serde(default = "default_listening_port", deserialize_with = "lenient::int")]
+    #[serde(default = "default_listening_port")]
     pub port: u16,
-    #[serde(
-        default = "default_tls_listening_port",
-        deserialize_with = "lenient::int"
-    )]
+    #[serde(default = "default_tls_listening_port")]
     pub tls_port: u16,
     /// Name the TLS certificate must carry; defaults to `host`.
     #[serde(default)]
