@@ -1,7 +1,8 @@
 //! Pure decisions: the /config patch, switchover candidates, wait conditions, restart order.
 
+use crate::actions::wait_for::Condition;
+use crate::dcs::Dcs;
 use crate::observe::{Cluster, Member};
-use crate::params::{Condition, Dcs};
 use serde_json::{json, Map, Value};
 
 /// The desired dynamic configuration as the JSON shape of `GET /config`.
@@ -281,7 +282,7 @@ mod tests {
             "postgresql": {"use_pg_rewind": true, "parameters": {"max_connections": "100", "hot_standby": "on", "wal_keep_size": "1GB"}}});
         let d = Dcs {
             ttl: Some(30),
-            synchronous_mode: Some(crate::params::SyncMode::On(true)),
+            synchronous_mode: Some(crate::dcs::SyncMode::On(true)),
             use_pg_rewind: Some(true),
             parameters: serde_json::from_value(json!({"max_connections": 100, "hot_standby": true,
                 "work_mem": "32MB", "wal_keep_size": null}))

@@ -1,13 +1,16 @@
 //! This node's `patroni.yml` from validated parameters (serde_yaml, stable key order).
 
-use crate::params::{HbaRule, DEFAULT_LOOP_WAIT, DEFAULT_RETRY_TIMEOUT, DEFAULT_TTL};
-use crate::Params;
+use crate::actions::config::ConfigParams;
+use crate::dcs::{normalise_parameter, DEFAULT_LOOP_WAIT, DEFAULT_RETRY_TIMEOUT, DEFAULT_TTL};
+use crate::hba::hba_lines;
+use crate::params::Connection;
 use matrixha_module::Secret;
 use serde_json::Value as Json;
 use serde_yaml::{Mapping, Value};
 
-/// What diffs show instead of a password.
-pub const MASKED: &str = "********";
+/// The first line of every file this module writes.
+pub const HEADER: &str =
+    "# Managed by matrixha.stack.patroni_cluster (action: config); local edits are overwritten.";
 
 struct Map(Mapping);
 
@@ -30,12 +33,10 @@ impl Map {
     }
 }
 
-fn secret(s: &Secret, mask: bool) -> Value {
-    Value::String(if mask {
-        MASKED.to_owned()
-    } else {
-        s.expose().to_owned()
-    })
+/// The clear value goes into the document: it is the file Patroni reads.
+/// Diffs mask it by Patroni's schema ([`crate::masking`]).
+fn secret(s: &Secret) -> Value {
+    Value::String(s.expose().to_owned())
 }
 
 fn json_to_yaml(v: &Json) -> Value {
@@ -50,16 +51,14 @@ fn json_map(m: &serde_json::Map<String, Json>) -> Value {
     out.done()
 }
 
-/// The full file. `mask` replaces every password (for diffs).
-pub fn patroni_yml(p: &Params, mask: bool) -> String {
-    let doc = document(p, mask);
-    let body = serde_yaml::to_string(&doc).unwrap_or_default();
-    format!(
-        "# Managed by matrixha.stack.patroni_cluster (action: config); local edits are overwritten.\n{body}"
-    )
+/// The file's text for a document from [`document`].
+pub fn text(doc: &Value) -> String {
+    let body = serde_yaml::to_string(doc).unwrap_or_default();
+    format!("{HEADER}\n{body}")
 }
 
-fn document(p: &Params, mask: bool) -> Value {
+/// The full file as a YAML document, passwords in the clear.
+pub fn document(conn: &Connection, p: &ConfigParams) -> Value {
     // Validation guarantees these; empty strings only if a caller skipped it.
     let addr = p.node_address.map(|a| a.to_string()).unwrap_or_default();
     let host = if addr.contains(':') {
@@ -74,12 +73,12 @@ fn document(p: &Params, mask: bool) -> Value {
         .set("connect_address", format!("{host}:{}", p.restapi_port))
         .opt("certfile", p.restapi_certfile.clone())
         .opt("keyfile", p.restapi_keyfile.clone());
-    if let (Some(u), Some(pw)) = (&p.api_username, &p.api_password) {
+    if let (Some(u), Some(pw)) = (&conn.api_username, &conn.api_password) {
         restapi = restapi.set(
             "authentication",
             Map::new()
                 .set("username", u.as_str())
-                .set("password", secret(pw, mask))
+                .set("password", secret(pw))
                 .done(),
         );
     }
@@ -100,7 +99,7 @@ fn document(p: &Params, mask: bool) -> Value {
     if let (Some(u), Some(pw)) = (&p.etcd3_username, &p.etcd3_password) {
         etcd3 = etcd3
             .set("username", u.as_str())
-            .set("password", secret(pw, mask));
+            .set("password", secret(pw));
     }
 
     let mut postgresql_dcs = Map::new()
@@ -145,18 +144,14 @@ fn document(p: &Params, mask: bool) -> Value {
     let mut auth = Map::new()
         .set(
             "superuser",
-            user(&p.superuser_username, p.superuser_password.as_ref(), mask),
+            user(&p.superuser_username, p.superuser_password.as_ref()),
         )
         .set(
             "replication",
-            user(
-                &p.replication_username,
-                p.replication_password.as_ref(),
-                mask,
-            ),
+            user(&p.replication_username, p.replication_password.as_ref()),
         );
     if let Some(pw) = &p.rewind_password {
-        auth = auth.set("rewind", user(&p.rewind_username, Some(pw), mask));
+        auth = auth.set("rewind", user(&p.rewind_username, Some(pw)));
     }
 
     let mut local = serde_json::Map::new();
@@ -165,7 +160,7 @@ fn document(p: &Params, mask: bool) -> Value {
         Json::String(p.unix_socket_dir.clone()),
     );
     for (k, v) in &p.local_parameters {
-        local.insert(k.clone(), crate::params::normalise_parameter(v));
+        local.insert(k.clone(), normalise_parameter(v));
     }
 
     // DN-1: the node address (and loopback for local tools), never every interface.
@@ -203,75 +198,18 @@ fn document(p: &Params, mask: bool) -> Value {
     doc.done()
 }
 
-fn user(name: &str, pw: Option<&Secret>, mask: bool) -> Value {
+fn user(name: &str, pw: Option<&Secret>) -> Value {
     let mut m = Map::new().set("username", name);
     if let Some(pw) = pw {
-        m = m.set("password", secret(pw, mask));
+        m = m.set("password", secret(pw));
     }
     m.done()
-}
-
-/// pg_hba: local socket for the superuser (peer), loopback and the cluster
-/// networks with scram-sha-256 (DN-2), then the task's own rules.
-pub fn hba_lines(p: &Params) -> Vec<String> {
-    let mut rules = vec![
-        HbaRule {
-            kind: "local".into(),
-            database: "all".into(),
-            user: p.superuser_username.clone(),
-            address: None,
-            method: "peer".into(),
-        },
-        HbaRule {
-            kind: "local".into(),
-            database: "all".into(),
-            user: "all".into(),
-            address: None,
-            method: "scram-sha-256".into(),
-        },
-        HbaRule {
-            kind: "host".into(),
-            database: "all".into(),
-            user: "all".into(),
-            address: Some("127.0.0.1/32".into()),
-            method: "scram-sha-256".into(),
-        },
-        HbaRule {
-            kind: "host".into(),
-            database: "replication".into(),
-            user: p.replication_username.clone(),
-            address: Some("127.0.0.1/32".into()),
-            method: "scram-sha-256".into(),
-        },
-    ];
-    for net in &p.cluster_networks {
-        rules.push(HbaRule {
-            kind: "host".into(),
-            database: "replication".into(),
-            user: p.replication_username.clone(),
-            address: Some(net.clone()),
-            method: "scram-sha-256".into(),
-        });
-        rules.push(HbaRule {
-            kind: "host".into(),
-            database: "all".into(),
-            user: "all".into(),
-            address: Some(net.clone()),
-            method: "scram-sha-256".into(),
-        });
-    }
-    rules.extend(p.pg_hba.iter().cloned());
-    let mut seen = std::collections::HashSet::new();
-    rules
-        .iter()
-        .map(HbaRule::line)
-        .filter(|l| seen.insert(l.clone()))
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::{ActionParams, Params};
     use matrixha_module::parse_args;
     use serde_json::json;
 
@@ -280,8 +218,8 @@ mod tests {
             "action": "config", "scope": "synapse", "name": "patroni1",
             "node_address": "10.0.3.11", "etcd3_hosts": ["10.0.3.11:2379", "10.0.3.12:2379"],
             "data_dir": "/var/lib/postgresql/15/main", "bin_dir": "/usr/lib/postgresql/15/bin",
-            "superuser_password": "superuser-secret-1", "replication_password": "replication-secret-1",
-            "api_username": "patroni", "api_password": "api-secret-12345",
+            "superuser_password": "superuser-secret-0123456789", "replication_password": "replication-secret-0123456789",
+            "api_username": "patroni", "api_password": "api-secret-0123456789-abcd",
             "cluster_networks": ["10.0.3.0/24"],
             "dcs": {"ttl": 20, "loop_wait": 4, "retry_timeout": 8, "synchronous_mode": true,
                     "parameters": {"max_connections": 500, "hot_standby": true},
@@ -292,12 +230,19 @@ mod tests {
             a[k] = v.clone();
         }
         let p = parse_args::<Params>(&a.to_string()).unwrap().1;
-        p.validate().unwrap();
+        crate::validate(&p).unwrap();
         p
     }
 
+    fn render(p: &Params) -> String {
+        match &p.action {
+            ActionParams::Config(c) => text(&document(&p.connection, c)),
+            other => panic!("not config: {other:?}"),
+        }
+    }
+
     fn parsed(p: &Params) -> serde_yaml::Value {
-        serde_yaml::from_str(&patroni_yml(p, false)).unwrap()
+        serde_yaml::from_str(&render(p)).unwrap()
     }
 
     #[test]
@@ -311,7 +256,7 @@ mod tests {
         assert_eq!(y["postgresql"]["connect_address"], "10.0.3.11:5432");
         assert_eq!(
             y["postgresql"]["authentication"]["superuser"]["password"],
-            "superuser-secret-1"
+            "superuser-secret-0123456789"
         );
         assert_eq!(y["restapi"]["authentication"]["username"], "patroni");
         let dcs = &y["bootstrap"]["dcs"];
@@ -325,41 +270,9 @@ mod tests {
     }
 
     #[test]
-    fn masked_render_hides_every_password() {
-        let p = params(
-            json!({"rewind_password": "rewind-secret-12", "etcd3_username": "root", "etcd3_password": "etcd-secret-123"}),
-        );
-        let masked = patroni_yml(&p, true);
-        for s in [
-            "superuser-secret-1",
-            "replication-secret-1",
-            "api-secret-12345",
-            "rewind-secret-12",
-            "etcd-secret-123",
-        ] {
-            assert!(!masked.contains(s), "{s} leaked:\n{masked}");
-            assert!(patroni_yml(&p, false).contains(s));
-        }
-    }
-
-    #[test]
-    fn pg_hba_allows_the_db_subnet_with_scram_and_keeps_extra_rules_last() {
-        let p = params(
-            json!({"pg_hba": [{"database": "synapse", "user": "synapse", "address": "10.0.2.0/24"}]}),
-        );
-        let lines = hba_lines(&p);
-        assert!(lines.contains(&"host all all 10.0.3.0/24 scram-sha-256".to_owned()));
-        assert!(lines.contains(&"host replication replicator 10.0.3.0/24 scram-sha-256".to_owned()));
-        assert_eq!(
-            lines.last().unwrap(),
-            "host synapse synapse 10.0.2.0/24 scram-sha-256"
-        );
-        assert!(lines.iter().all(|l| !l.contains("md5")));
-    }
-
-    #[test]
     fn rendering_is_stable() {
         let p = params(json!({}));
-        assert_eq!(patroni_yml(&p, false), patroni_yml(&p, false));
+        assert_eq!(render(&p), render(&p));
+        assert!(render(&p).starts_with(HEADER));
     }
 }

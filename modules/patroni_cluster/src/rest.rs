@@ -1,6 +1,6 @@
 //! Patroni's REST API: JSON GETs, PATCH /config and the POST operations, with errors a user can act on.
 
-use crate::Params;
+use crate::params::Connection;
 use matrixha_module::http::{explain, Http, HttpOptions};
 use matrixha_module::ModuleError;
 use serde_json::Value;
@@ -28,8 +28,9 @@ pub struct Reply {
 }
 
 impl Api {
-    /// A client for the member at `api_url`.
-    pub fn new(p: &Params) -> Result<Api, ModuleError> {
+    /// A client for the member at `api_url`. `op_timeout`: seconds an operation
+    /// (switchover, restart …) may take before Patroni answers.
+    pub fn new(p: &Connection, op_timeout: Option<u64>) -> Result<Api, ModuleError> {
         let basic_auth = match (&p.api_username, &p.api_password) {
             (Some(u), Some(pw)) => Some((u.clone(), pw.clone())),
             _ => None,
@@ -46,7 +47,7 @@ impl Api {
         // A switchover or restart can take longer than a GET: Patroni answers when it is done.
         let once_opts = HttpOptions {
             retries: 0,
-            timeout: Duration::from_secs(p.api_timeout.max(p.timeout)),
+            timeout: Duration::from_secs(p.api_timeout.max(op_timeout.unwrap_or(0))),
             ..opts.clone()
         };
         Api::build(opts, once_opts, &p.api_url, p.api_username.is_some())

@@ -18,6 +18,11 @@ type HmacSha256 = Hmac<Sha256>;
 pub const ITERATIONS: u32 = 4096;
 pub const SALT_LEN: usize = 16;
 
+/// The shortest password matrixha accepts for a PostgreSQL role or another
+/// credential it creates (seeds 004 §2.10: at least 24 characters in production).
+/// One rule for the CLI (`matrixha check`, `matrixha secrets`) and the modules.
+pub const MIN_PASSWORD_LEN: usize = 24;
+
 /// A parsed SCRAM verifier. Its keys are secret (StoredKey + ServerKey are what
 /// PgBouncer logs in with), so they are private and `Debug` hides them.
 #[derive(Clone, PartialEq, Eq)]
