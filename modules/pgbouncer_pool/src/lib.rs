@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod console;
+pub mod diff;
 pub mod observe;
 pub mod params;
 pub mod plan;
@@ -132,10 +133,11 @@ impl Module for PgbouncerPool {
         });
         if plan.restart_required {
             warnings.push(format!(
-                "{} changed and PgBouncer reads it only at start: restart {} (service_action is {:?})",
+                "{} changed and PgBouncer reads these settings only at start: restart {} \
+                 (service_action is {})",
                 plan.restart_settings.join(", "),
                 p.service,
-                p.service_action
+                p.service_action.as_str()
             ));
         }
 
@@ -194,24 +196,17 @@ impl Module for PgbouncerPool {
         if let Some(s) = shown {
             out = out.field("pgbouncer", s);
         }
+        // Before texts are files the module takes over: they may hold secrets it never wrote.
         if files.ini.as_deref() != Some(want_ini.as_str()) {
-            out = out.diff(
-                &p.path,
-                files.ini.clone().unwrap_or_default(),
-                want_ini.clone(),
-            );
+            let (before, after) = diff::ini(files.ini.as_deref().unwrap_or_default(), &want_ini);
+            out = out.diff(&p.path, before, after);
         }
         if files.auth.as_deref() != Some(want_auth.expose()) {
-            let before = files
-                .auth
-                .as_deref()
-                .map(render::parse_auth_file)
-                .unwrap_or_default();
-            out = out.diff(
-                &p.auth_file,
-                render::auth_file_masked(&before, &[]),
-                render::auth_file_masked(&auth_entries, &new_secrets),
+            let (before, after) = diff::auth_file(
+                files.auth.as_deref().unwrap_or_default(),
+                want_auth.expose(),
             );
+            out = out.diff(&p.auth_file, before, after);
         }
         for w in warnings {
             out = out.warn(w);

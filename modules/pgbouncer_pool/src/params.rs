@@ -6,7 +6,7 @@ use matrixha_module::file::{parse_mode, Ownership};
 use matrixha_module::{ModuleError, Secret};
 use pg_auth::password_is_supported;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -117,6 +117,16 @@ pub enum ServiceAction {
     Reload,
     /// Write files only; `reload_required` / `restart_required` tell a handler what to do.
     None,
+}
+
+impl ServiceAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceAction::Auto => "auto",
+            ServiceAction::Reload => "reload",
+            ServiceAction::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -326,9 +336,21 @@ fn plain(param: &str, value: &str, what: &str) -> Result<(), ModuleError> {
     if ok {
         Ok(())
     } else {
+        // Where, not what: the value is never quoted (it may be a mis-placed secret).
+        let problem = match value
+            .chars()
+            .position(|c| !(c.is_ascii_alphanumeric() || "_-.:/".contains(c)))
+        {
+            Some(i) => format!(
+                "is not a valid {what}: character {} of {} is not allowed",
+                i + 1,
+                value.chars().count()
+            ),
+            None => format!("is not a valid {what}: it is empty"),
+        };
         Err(ModuleError::param(
             param,
-            format!("'{value}' is not a valid {what}"),
+            problem,
             "use letters, digits and _ - . : / only (no spaces, quotes, ';' or '#', which pgbouncer.ini would misread)",
         ))
     }
@@ -389,7 +411,7 @@ impl Params {
             if !v.starts_with('/') {
                 return Err(ModuleError::param(
                     name,
-                    format!("'{v}' is not an absolute path"),
+                    "is not an absolute path",
                     "give an absolute path",
                 ));
             }
@@ -418,13 +440,12 @@ impl Params {
             ));
         }
         self.ownership()?;
-        let mut seen = BTreeSet::new();
-        for u in &self.users {
-            plain("users[].name", &u.name, "user name")?;
-            if !seen.insert(u.name.as_str()) {
+        for (i, u) in self.users.iter().enumerate() {
+            plain(&format!("users[{i}].name"), &u.name, "user name")?;
+            if let Some(first) = self.users[..i].iter().position(|o| o.name == u.name) {
                 return Err(ModuleError::param(
-                    "users",
-                    format!("user '{}' is listed twice", u.name),
+                    format!("users[{i}].name"),
+                    format!("repeats the name of users[{first}]"),
                     "list each user once",
                 ));
             }
@@ -464,7 +485,7 @@ impl Params {
             if !self.admin_users.contains(&a.user) && !self.stats_users.contains(&a.user) {
                 return Err(ModuleError::param(
                     "admin.user",
-                    format!("'{}' is in neither admin_users nor stats_users", a.user),
+                    "is in neither admin_users nor stats_users",
                     "add it to admin_users, or connect as a user that is there",
                 ));
             }
@@ -495,20 +516,19 @@ impl Params {
                 "list the databases to pool, e.g. {name: synapse, host: <writer VIP>}",
             ));
         }
-        let mut names = BTreeSet::new();
-        for d in &self.databases {
-            plain("databases[].name", &d.name, "database name")?;
+        for (i, d) in self.databases.iter().enumerate() {
+            plain(&format!("databases[{i}].name"), &d.name, "database name")?;
             if d.name == "pgbouncer" {
                 return Err(ModuleError::param(
-                    "databases[].name",
+                    format!("databases[{i}].name"),
                     "'pgbouncer' is the admin console's name",
                     "choose another name",
                 ));
             }
-            if !names.insert(d.name.as_str()) {
+            if let Some(first) = self.databases[..i].iter().position(|o| o.name == d.name) {
                 return Err(ModuleError::param(
-                    "databases",
-                    format!("database '{}' is listed twice", d.name),
+                    format!("databases[{i}].name"),
+                    format!("repeats the name of databases[{first}]"),
                     "list each database once",
                 ));
             }
@@ -536,7 +556,10 @@ impl Params {
             {
                 return Err(ModuleError::param(
                     "settings",
-                    format!("'{k}' is not a pgbouncer.ini setting name"),
+                    format!(
+                        "a key of {} characters is not a pgbouncer.ini setting name",
+                        k.chars().count()
+                    ),
                     "use PgBouncer's lower_case names",
                 ));
             }
@@ -575,7 +598,7 @@ impl Params {
         else {
             return Err(ModuleError::param(
                 "capacity.synapse_database",
-                format!("'{}' is not one of the databases", cap.synapse_database),
+                "names none of the databases",
                 "name the databases entry Synapse connects to",
             ));
         };
@@ -705,8 +728,81 @@ mod tests {
             invalid(json!({"databases": [{"name": "pgbouncer", "host": "10.0.3.10"}]}))
                 .param
                 .as_deref(),
-            Some("databases[].name")
+            Some("databases[0].name")
         );
+    }
+
+    /// Issue 10: a list rendered as text by a template once came back whole in msg.
+    /// parse errors never go through the output scrubber, so these check the text itself.
+    #[test]
+    fn wrong_typed_secret_parameters_are_described_not_quoted() {
+        let users_text = r#"[{"name": "synapse", "password": "users-as-text-pw-1"}]"#;
+        for (extra, param, secret) in [
+            (
+                json!({"users": users_text}),
+                "users: ",
+                "users-as-text-pw-1",
+            ),
+            (
+                json!({"users": {"name": "synapse", "password": "users-as-map-pw-2"}}),
+                "users: ",
+                "users-as-map-pw-2",
+            ),
+            (
+                json!({"users": ["synapse:users-item-text-pw-3"]}),
+                "users[0]: ",
+                "users-item-text-pw-3",
+            ),
+            (
+                json!({"users": [{"name": "synapse", "password": 987654321}]}),
+                "users[0].password: ",
+                "987654321",
+            ),
+            (
+                json!({"admin": r#"{"user": "pgbouncer_admin", "password": "admin-as-text-pw-4"}"#}),
+                "admin: ",
+                "admin-as-text-pw-4",
+            ),
+            (
+                json!({"admin": {"user": "pgbouncer_admin", "password": ["admin-list-pw-5"]}}),
+                "admin.password: ",
+                "admin-list-pw-5",
+            ),
+            (
+                json!({"verifier_source": r#"{"host": "10.0.3.10", "password": "vs-as-text-pw-6"}"#}),
+                "verifier_source: ",
+                "vs-as-text-pw-6",
+            ),
+            (
+                json!({"verifier_source": {"host": "10.0.3.10", "password": 31337.5}}),
+                "verifier_source.password: ",
+                "31337",
+            ),
+        ] {
+            let msg = params(extra).unwrap_err().to_string();
+            assert!(msg.starts_with(param), "{param}: {msg}");
+            assert!(!msg.contains(secret), "{param} quoted its value: {msg}");
+        }
+    }
+
+    #[test]
+    fn refused_values_are_located_not_quoted() {
+        // A password pasted into the wrong field must not come back in msg.
+        let e =
+            invalid(json!({"databases": [{"name": "synapse", "host": "pasted pw-in-host-77"}]}));
+        assert_eq!(
+            e.to_string(),
+            "databases[synapse].host: is not a valid host: character 7 of 20 is not allowed. \
+             Fix: use letters, digits and _ - . : / only (no spaces, quotes, ';' or '#', which \
+             pgbouncer.ini would misread)"
+        );
+        let e = invalid(json!({"users": [
+            {"name": "synapse", "password": "synapse-password-1"},
+            {"name": "synapse", "password": "other-password-2"}]}));
+        assert_eq!(e.param.as_deref(), Some("users[1].name"));
+        assert_eq!(e.problem, "repeats the name of users[0]");
+        let e = invalid(json!({"settings": {"Bad Key pw-in-key-9": "x"}}));
+        assert!(!e.to_string().contains("pw-in-key-9"), "{e}");
     }
 
     #[test]

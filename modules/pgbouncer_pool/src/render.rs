@@ -122,9 +122,13 @@ pub fn parse_pgbouncer_section(text: &str) -> BTreeMap<String, String> {
 }
 
 /// `"name" "secret"` lines of an auth file, in order (PgBouncer's format: `""` escapes `"`).
+///
+/// PgBouncer skips `;` comment lines and reads only lines that start with `"`
+/// (src/loader.c, load_auth_file; another line stops it as "broken auth file"),
+/// so a commented-out entry is not a user.
 pub fn parse_auth_file(text: &str) -> Vec<(String, Secret)> {
     let mut out = Vec::new();
-    for line in text.lines() {
+    for line in text.lines().filter(|l| l.trim_start().starts_with('"')) {
         let mut fields = Vec::new();
         let mut chars = line.trim().chars().peekable();
         while let Some(c) = chars.next() {
@@ -160,28 +164,6 @@ pub fn auth_file(entries: &[(String, Secret)]) -> Secret {
     Secret::new(out)
 }
 
-/// The auth file as the diff shows it: secrets never appear, only whether each one changes.
-pub fn auth_file_masked(entries: &[(String, Secret)], changed: &[String]) -> String {
-    let mut out = String::new();
-    for (user, secret) in entries {
-        let secret = secret.expose();
-        let kind = if secret.starts_with("SCRAM-SHA-256$") {
-            "scram-sha-256"
-        } else if secret.starts_with("md5") {
-            "md5"
-        } else {
-            "other"
-        };
-        let state = if changed.contains(user) {
-            "new"
-        } else {
-            "unchanged"
-        };
-        out.push_str(&format!("\"{user}\" \"<{kind} secret, {state}>\"\n"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +185,7 @@ mod tests {
             vec![entry("syn\"apse", "SCRAM-SHA-256$4096:x$y:z")]
         );
         assert_eq!(parse_auth_file(";comment\n\n\"a\"\n"), vec![]);
+        assert_eq!(parse_auth_file(";\"old\" \"md5x\"\n"), vec![]);
     }
 
     #[test]
@@ -212,19 +195,6 @@ mod tests {
         assert_eq!(s.get("listen_port").map(String::as_str), Some("6432"));
         assert_eq!(s.get("pool_mode").map(String::as_str), Some("session"));
         assert_eq!(s.len(), 2);
-    }
-
-    #[test]
-    fn masked_auth_file_holds_no_secret() {
-        let e = vec![
-            entry("a", "SCRAM-SHA-256$4096:c2FsdA==$AAAA:BBBB"),
-            entry("b", "md5abcdef"),
-        ];
-        let m = auth_file_masked(&e, &["b".into()]);
-        assert_eq!(
-            m,
-            "\"a\" \"<scram-sha-256 secret, unchanged>\"\n\"b\" \"<md5 secret, new>\"\n"
-        );
     }
 }
 

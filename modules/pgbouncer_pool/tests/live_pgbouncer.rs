@@ -254,11 +254,18 @@ impl Drop for Lab {
     }
 }
 
+/// Runs the module in-process with the output scrubber off, and asserts that no
+/// password and no secret of the auth file (derived verifiers and md5 secrets,
+/// whole or their keys) appears anywhere in the result.
 fn run(args: &Value, check: bool, diff: bool) -> Value {
+    matrixha_module::disable_scrubber_for_tests();
     let mut a = args.clone();
     a["_ansible_check_mode"] = json!(check);
     a["_ansible_diff"] = json!(diff);
+    let auth_file = args["auth_file"].as_str().map(PathBuf::from);
+    let mut secrets = auth_file_secrets(auth_file.as_deref());
     let r = run_with_args::<PgbouncerPool>(&a.to_string());
+    secrets.extend(auth_file_secrets(auth_file.as_deref()));
     let text = r.to_string();
     for pw in [SUPER_PW, SYNAPSE_PW, ADMIN_PW] {
         assert!(
@@ -266,7 +273,32 @@ fn run(args: &Value, check: bool, diff: bool) -> Value {
             "a password appears in the result: {text}"
         );
     }
+    for s in &secrets {
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret of the auth file ({} characters) appears in the result: {text}",
+            s.len()
+        );
+    }
     r
+}
+
+/// Every secret in an auth file, and for SCRAM secrets also StoredKey and ServerKey alone.
+fn auth_file_secrets(path: Option<&Path>) -> Vec<String> {
+    let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some(secret) = line.split('"').nth(3) else {
+            continue;
+        };
+        out.push(secret.to_owned());
+        if let Some((_, keys)) = secret.rsplit_once('$') {
+            out.extend(keys.split(':').map(str::to_owned));
+        }
+    }
+    out
 }
 
 fn ok(r: &Value) -> &Value {
@@ -308,10 +340,16 @@ fn scram_pool_lifecycle_against_real_pgbouncer_and_postgresql() {
         "check mode wrote the auth file"
     );
     let diffs = r["diff"].to_string();
-    assert!(diffs.contains("<scram-sha-256 secret, new>"), "{diffs}");
     assert!(
-        !diffs.contains("SCRAM-SHA-256$"),
-        "diff shows a secret: {diffs}"
+        diffs.contains(r#"\"synapse\" \"SCRAM-SHA-256$********\""#),
+        "{diffs}"
+    );
+    // The verifier the server stores (which the module copies) is a secret too.
+    let server_verifier =
+        lab.psql_super("SELECT rolpassword FROM pg_authid WHERE rolname = 'synapse'");
+    assert!(
+        !diffs.contains(&server_verifier),
+        "diff shows the server's verifier: {diffs}"
     );
 
     // Real run: files written 0640, the synapse secret is the server's own verifier.
@@ -502,11 +540,15 @@ fn bad_input_and_unreachable_console_fail_clearly() {
     a["pool_mode"] = json!("statment");
     let r = run(&a, false, false);
     let msg = r["msg"].as_str().unwrap();
+    // rules::PoolMode::parse's text, the same `matrixha check` shows; the value is not quoted.
     assert!(
-        msg.starts_with("pool_mode: unknown variant `statment`"),
+        msg.starts_with("pool_mode: unknown pool mode (a string of 8 characters)"),
         "{msg}"
     );
-    assert!(msg.contains("`session`"), "{msg}");
+    assert!(
+        msg.contains("`session`") && !msg.contains("statment"),
+        "{msg}"
+    );
 
     // DN-11: 19 × 10 = 190 clients on every PgBouncer node cannot fit in 500.
     let mut a = base.clone();
@@ -554,14 +596,26 @@ fn bad_input_and_unreachable_console_fail_clearly() {
     assert_eq!(r["failed"], false, "{r:#}");
     assert!(r["warnings"].to_string().contains("facts omitted"), "{r:#}");
 
-    // DN-4: transaction mode for Synapse warns and names the role settings.
+    // DN-4: transaction mode for Synapse fails and names the role settings, until
+    // the caller says they are set per role; then it warns (pgbouncer_pool::rules).
     let mut a = base.clone();
     a["pool_mode"] = json!("transaction");
     let r = run(&a, true, false);
-    let w = r["warnings"].to_string();
+    assert_eq!(r["failed"], true, "{r:#}");
+    assert_eq!(r["param"], "pool_mode", "{r:#}");
+    let msg = r["msg"].as_str().unwrap_or_default();
     assert!(
-        w.contains("ALTER ROLE <synapse role> SET bytea_output"),
-        "{w}"
+        msg.contains("ALTER ROLE <synapse role> SET bytea_output"),
+        "{msg}"
+    );
+    a["session_settings_per_role"] = json!(true);
+    let r = run(&a, true, false);
+    assert_eq!(r["failed"], false, "{r:#}");
+    assert!(
+        r["warnings"]
+            .to_string()
+            .contains("pool_mode: transaction pooling"),
+        "{r:#}"
     );
 }
 
