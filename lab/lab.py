@@ -394,7 +394,11 @@ def fault(action, host, arg=None, exact=False):
         # SIGKILL to every process of the host at once: a power cut, no clean shutdown.
         docker("kill", name)
         ensure_state(name, "exited")
+    elif action == "power-cut":
+        power_cut(name)
     elif action == "start":
+        # Docker gives the host a fresh network namespace with its addresses: a
+        # power-cut host comes back with its network, without the DROP rules.
         docker("start", name)
         wait_booted([name])
     elif action in ("stop-service", "start-service"):
@@ -440,6 +444,24 @@ def fault(action, host, arg=None, exact=False):
     log(f"fault {action} {name}{' ' + arg if arg else ''}: done")
 
 
+def power_cut(name):
+    """Silence the host's network, then kill it: what a power or link loss looks like.
+
+    `docker kill` alone lets the kernel close every socket of the dying processes,
+    and the FIN/RST packets reach the peers, which then fail fast. Dropping every
+    packet in the host's own network namespace first means the peers hear nothing:
+    their connections stay half-open until keepalives or timeouts notice.
+    """
+    pid = docker("inspect", "-f", "{{.State.Pid}}", name).strip()
+    if not pid.isdigit() or pid == "0":
+        raise LabError(f"{name} is not running: nothing to cut")
+    for tool in ("iptables", "ip6tables"):
+        for chain in ("INPUT", "OUTPUT", "FORWARD"):
+            run(["nsenter", "-t", pid, "-n", tool, "-w", "-I", chain, "1", "-j", "DROP"])
+    docker("kill", name)
+    ensure_state(name, "exited")
+
+
 def ensure_state(name, want, timeout=10):
     """Waits (bounded) until Docker reports the container in state `want`."""
     deadline = time.monotonic() + timeout
@@ -453,8 +475,12 @@ def ensure_state(name, want, timeout=10):
 
 
 FAULTS = {
-    "kill": "hard-kill the host (docker kill: SIGKILL to all its processes)",
-    "start": "start a killed host again and wait for systemd (reverses kill)",
+    "kill": "hard-kill the host (docker kill: SIGKILL to all its processes; peers see "
+            "its connections reset)",
+    "power-cut": "drop every packet in the host's network namespace, then kill it: peers "
+                 "get no FIN or RST, their connections stay half-open",
+    "start": "start a killed or power-cut host again with its network, wait for systemd "
+             "(reverses kill and power-cut)",
     "stop-service": "systemctl stop UNIT on the host",
     "start-service": "systemctl start UNIT on the host (reverses stop-service)",
     "isolate": "disconnect the host from NETWORK (default: its only lab network)",

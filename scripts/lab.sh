@@ -8,7 +8,8 @@
 #   scripts/lab.sh down               remove every lab container and network
 #   scripts/lab.sh status             health summary
 #   scripts/lab.sh fault ACTION HOST [UNIT|NETWORK]
-#       kill|start, stop-service|start-service UNIT, isolate|rejoin [NETWORK], pause|resume
+#       kill|power-cut|start, stop-service|start-service UNIT, isolate|rejoin [NETWORK],
+#       pause|resume
 # MATRIXHA_LAB_INVENTORY selects another inventory (default inventories/lab).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ case ${1:-} in
     scripts/docker-up.sh >/dev/null
     ;;
   *)
-    sed -n '2,13p' "$0" >&2
+    sed -n '2,14p' "$0" >&2
     exit 2
     ;;
 esac
