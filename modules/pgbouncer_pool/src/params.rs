@@ -4,7 +4,7 @@ pub use crate::sizing::PoolMode;
 use crate::sizing::{self, Headroom, PoolPlan, ScaleProfile};
 use matrixha_module::file::{parse_mode, Ownership};
 use matrixha_module::{ModuleError, Secret};
-use pg_auth::password_is_supported;
+use pg_auth::{password_is_supported, MIN_PASSWORD_LEN};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -367,6 +367,19 @@ fn no_newline(param: &str, value: &str) -> Result<(), ModuleError> {
     Ok(())
 }
 
+/// pg_auth::MIN_PASSWORD_LEN: the one password-length rule (patroni_cluster and the CLI use it too).
+fn long_enough(param: &str, pw: &Secret) -> Result<(), ModuleError> {
+    let n = pw.expose().chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(ModuleError::param(
+            param,
+            format!("is shorter than {MIN_PASSWORD_LEN} characters ({n} given)"),
+            "use a vault value of at least that length (matrixha secrets generates them)",
+        ));
+    }
+    Ok(())
+}
+
 fn positive(param: &str, v: u32) -> Result<(), ModuleError> {
     if v == 0 {
         return Err(ModuleError::param(param, "is 0", "give a positive number"));
@@ -457,6 +470,7 @@ impl Params {
                      and a secret the server normalises differently would not log in)",
                 ));
             }
+            long_enough(&format!("users[{}].password", u.name), &u.password)?;
             if u.encryption == AuthType::Md5 && self.auth_type == AuthType::ScramSha256 {
                 return Err(ModuleError::param(
                     format!("users[{}].encryption", u.name),
@@ -475,6 +489,9 @@ impl Params {
         }
         if let Some(a) = &self.admin {
             plain("admin.user", &a.user, "user name")?;
+            if let Some(pw) = &a.password {
+                long_enough("admin.password", pw)?;
+            }
             if a.host.is_empty() {
                 return Err(ModuleError::param(
                     "admin.host",
@@ -499,6 +516,9 @@ impl Params {
         }
         if let Some(v) = &self.verifier_source {
             plain("verifier_source.host", &v.host, "host")?;
+            if let Some(pw) = &v.password {
+                long_enough("verifier_source.password", pw)?;
+            }
             plain("verifier_source.user", &v.user, "user name")?;
             plain("verifier_source.dbname", &v.dbname, "database name")?;
             if v.timeout == 0 || v.timeout > 600 {
@@ -648,11 +668,11 @@ mod tests {
         let mut v = json!({
             "listen_addr": ["10.0.3.11", "127.0.0.1"],
             "admin_users": ["pgbouncer_admin"],
-            "users": [{"name": "synapse", "password": "synapse-password-1"},
-                      {"name": "pgbouncer_admin", "password": "admin-password-1"}],
+            "users": [{"name": "synapse", "password": "synapse-password-1-0123456"},
+                      {"name": "pgbouncer_admin", "password": "admin-password-1-012345678"}],
             "databases": [{"name": "synapse", "host": "10.0.3.10"}],
             "capacity": {"synapse_database": "synapse", "synapse_processes": 19},
-            "admin": {"user": "pgbouncer_admin", "password": "admin-password-1"}
+            "admin": {"user": "pgbouncer_admin", "password": "admin-password-1-012345678"}
         });
         for (k, val) in extra.as_object().unwrap() {
             v[k] = val.clone();
@@ -698,7 +718,7 @@ mod tests {
     #[test]
     fn md5_secret_needs_md5_auth_type() {
         let e = invalid(
-            json!({"users": [{"name": "synapse", "password": "synapse-password-1", "encryption": "md5"}]}),
+            json!({"users": [{"name": "synapse", "password": "synapse-password-1-0123456", "encryption": "md5"}]}),
         );
         assert_eq!(e.param.as_deref(), Some("users[synapse].encryption"));
     }
@@ -708,6 +728,31 @@ mod tests {
         let e = invalid(json!({"users": [{"name": "synapse", "password": "pässwörd-secret"}]}));
         assert_eq!(e.param.as_deref(), Some("users[synapse].password"));
         assert!(!e.to_string().contains("pässwörd"), "{e}");
+    }
+
+    #[test]
+    fn short_passwords_are_refused_by_the_shared_length_rule() {
+        let short = "short-pw-of-23-chars-xy";
+        assert_eq!(short.len(), MIN_PASSWORD_LEN - 1);
+        for (extra, param) in [
+            (
+                json!({"users": [{"name": "synapse", "password": short}]}),
+                "users[synapse].password",
+            ),
+            (
+                json!({"admin": {"user": "pgbouncer_admin", "password": short}}),
+                "admin.password",
+            ),
+            (
+                json!({"verifier_source": {"host": "10.0.3.10", "password": short}}),
+                "verifier_source.password",
+            ),
+        ] {
+            let e = invalid(extra);
+            assert_eq!(e.param.as_deref(), Some(param));
+            assert_eq!(e.problem, "is shorter than 24 characters (23 given)");
+            assert!(!e.to_string().contains(short), "{e}");
+        }
     }
 
     #[test]
@@ -797,8 +842,8 @@ mod tests {
              pgbouncer.ini would misread)"
         );
         let e = invalid(json!({"users": [
-            {"name": "synapse", "password": "synapse-password-1"},
-            {"name": "synapse", "password": "other-password-2"}]}));
+            {"name": "synapse", "password": "synapse-password-1-0123456"},
+            {"name": "synapse", "password": "other-password-2-012345678"}]}));
         assert_eq!(e.param.as_deref(), Some("users[1].name"));
         assert_eq!(e.problem, "repeats the name of users[0]");
         let e = invalid(json!({"settings": {"Bad Key pw-in-key-9": "x"}}));

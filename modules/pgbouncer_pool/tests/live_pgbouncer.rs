@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 const PGBOUNCER: &str = "/usr/sbin/pgbouncer";
-const SUPER_PW: &str = "Sup3r-live-test-pw-xq";
-const SYNAPSE_PW: &str = "Syn4pse-live-test-pw-zk";
-const ADMIN_PW: &str = "Adm1n-live-test-pw-jw";
+const SUPER_PW: &str = "Sup3r-live-test-pw-xq-0123";
+const SYNAPSE_PW: &str = "Syn4pse-live-test-pw-zk-0123";
+const ADMIN_PW: &str = "Adm1n-live-test-pw-jw-0123";
 const SETUP: &str = "scripts/deps.sh (apt-get install postgresql-15 pgbouncer)";
 
 fn is_root() -> bool {
