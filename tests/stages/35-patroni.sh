@@ -67,12 +67,12 @@ stop_members() {
   DATADIRS=()
 }
 
-SUPER_PW=super-$RANDOM-secret-a1
-REPL_PW=repl-$RANDOM-secret-b2
-REWIND_PW=rewind-$RANDOM-secret-c3
-API_PW=api-$RANDOM-secret-d4
-SYNAPSE_PW=synapse-$RANDOM-secret-e5
-SYNAPSE_PW2=synapse-$RANDOM-secret-f6
+SUPER_PW=super-$RANDOM-secret-a1-0123456789
+REPL_PW=repl-$RANDOM-secret-b2-0123456789
+REWIND_PW=rewind-$RANDOM-secret-c3-0123456789
+API_PW=api-$RANDOM-secret-d4-0123456789
+SYNAPSE_PW=synapse-$RANDOM-secret-e5-0123456789
+SYNAPSE_PW2=synapse-$RANDOM-secret-f6-0123456789
 SECRETS=("$SUPER_PW" "$REPL_PW" "$REWIND_PW" "$API_PW" "$SYNAPSE_PW" "$SYNAPSE_PW2")
 ETCD_CLIENT=23791
 ETCD_PEER=23792
@@ -140,7 +140,10 @@ suite() {
       [[ -z $(ss -ltnH "sport = :$port") ]] || fail "port $port on 127.0.0.1 is in use; stop what listens there (ss -ltnp 'sport = :$port')"
     done
   done
-  API="{\"api_url\":\"http://127.0.0.1:$rest\",\"api_username\":\"patroni\",\"api_password\":\"$API_PW\",\"timeout\":90}"
+  # CONN: the REST options every action takes; API adds the wait for actions that wait
+  # (each action refuses parameters it does not use).
+  CONN="{\"api_url\":\"http://127.0.0.1:$rest\",\"api_username\":\"patroni\",\"api_password\":\"$API_PW\"}"
+  API=$(jq '. + {timeout: 90}' <<<"$CONN")
 
   # -- config: the module renders each node's patroni.yml; Patroni runs from it.
   for i in 1 2 3; do
@@ -190,7 +193,7 @@ suite() {
   succeeds "wait_for a synchronous standby"
 
   # -- facts
-  mod '{"action":"facts"}' "$API"
+  mod '{"action":"facts"}' "$CONN"
   succeeds "facts"
   ok '.ansible_facts.patroni_cluster.leader == "pg1" and (.cluster.members | length) == 3' "facts: leader pg1, 3 members"
   ok "(.cluster.patroni_version | startswith(\"$v.\"))" "facts: Patroni version $v.x"
@@ -228,18 +231,18 @@ suite() {
 
   # -- database and role on the leader, SCRAM verifier computed by the module.
   DB=$(jq -n --arg pw "$SYNAPSE_PW" --arg su "$SUPER_PW" '{action:"database",db_name:"synapse",db_owner:"synapse",db_owner_password:$pw,login_password:$su}')
-  mod "$DB" "$(jq '. + {"_ansible_check_mode":true}' <<<"$API")"
+  mod "$DB" "$(jq '. + {"_ansible_check_mode":true}' <<<"$CONN")"
   ok '.changed == true and (.executed_queries | length) == 2' "database check mode predicts role + database"
   [[ -z $(psql_as postgres "$SUPER_PW" "$pgp" "select 1 from pg_database where datname='synapse'") ]] || fail "check mode created the database"
-  mod "$DB" "$API"
+  mod "$DB" "$CONN"
   succeeds "database"
   ok '.changed == true and (.executed_queries[1] | contains("LC_COLLATE '"'C'"'")) and (.executed_queries[0] | contains("<scram-sha-256 verifier>"))' "database created, verifier not shown"
   [[ $(psql_as synapse "$SYNAPSE_PW" "$pgp" "select pg_encoding_to_char(encoding)||' '||datcollate||' '||datctype||' '||pg_get_userbyid(datdba) from pg_database where datname=current_database()" synapse) == "UTF8 C C synapse" ]] \
     || fail "synapse cannot log in with its password, or the database is not UTF8/C/C owned by synapse"
   [[ $(psql_as postgres "$SUPER_PW" "$pgp" "select left(rolpassword,14) from pg_authid where rolname='synapse'") == 'SCRAM-SHA-256$' ]] || fail "synapse's password is not a SCRAM verifier"
-  mod "$DB" "$API"
+  mod "$DB" "$CONN"
   ok '.changed == false and .executed_queries == []' "database is idempotent (verifier kept)"
-  mod "$(jq --arg pw "$SYNAPSE_PW2" '.db_owner_password = $pw' <<<"$DB")" "$API"
+  mod "$(jq --arg pw "$SYNAPSE_PW2" '.db_owner_password = $pw' <<<"$DB")" "$CONN"
   ok '.changed == true and .executed_queries == ["ALTER ROLE synapse PASSWORD '"'<scram-sha-256 verifier>'"'"]' "a new password replaces the verifier"
   psql_as synapse "$SYNAPSE_PW2" "$pgp" 'select 1' synapse >/dev/null || fail "new password rejected"
   ! psql_as synapse "$SYNAPSE_PW" "$pgp" 'select 1' synapse >/dev/null 2>&1 || fail "old password still accepted"
@@ -278,7 +281,7 @@ suite() {
   # -- reinitialize a replica; refuse the leader.
   mod "{\"action\":\"reinitialize\",\"member\":\"$LEADER\"}" "$API"
   fails_with "reinitialize the leader" "$LEADER is the leader"
-  mod '{"action":"facts"}' "$API"
+  mod '{"action":"facts"}' "$CONN"
   REPLICA=$(jq -r '.cluster.replicas[0]' <<<"$R")
   mod "{\"action\":\"reinitialize\",\"member\":\"$REPLICA\"}" "$API"
   succeeds "reinitialize $REPLICA"
@@ -313,9 +316,9 @@ suite() {
   fails_with "wait_for more replicas than exist" "of 5 replicas streaming from $TARGET"
   mod '{"action":"restart","member":"pg9"}' "$API"
   fails_with "restart an unknown member" "'pg9' is not a member"
-  mod "$DB" "$(jq --arg h 127.0.0.1 --argjson p "$((pgp + ${REPLICA#pg} - 1))" '. + {login_host: $h, login_port: $p}' <<<"$API")"
+  mod "$DB" "$(jq --arg h 127.0.0.1 --argjson p "$((pgp + ${REPLICA#pg} - 1))" '. + {login_host: $h, login_port: $p}' <<<"$CONN")"
   if [[ $REPLICA != "$TARGET" ]]; then fails_with "database on a replica" "is a replica"; fi
-  mod "$(jq '.login_password = "wrong-superuser-pw"' <<<"$DB")" "$API"
+  mod "$(jq '.login_password = "wrong-superuser-pw"' <<<"$DB")" "$CONN"
   fails_with "database with a wrong superuser password" "login_password: cannot connect"
 
   stop_members
@@ -354,8 +357,8 @@ tls_suite() {
   setpriv --reuid=postgres --regid=postgres --init-groups -- "$PATRONI4" "$dir/pg1.yml" >"$dir/pg1.log" 2>&1 &
   PIDS+=($!)
   TLSAPI=$(jq -n --arg ca "$dir/ca.pem" --arg api "$API_PW" --argjson rest $rest \
-    '{api_url: "https://127.0.0.1:\($rest)", ca_file: $ca, api_username: "patroni", api_password: $api, timeout: 60}')
-  mod '{"action":"wait_for","condition":"leader"}' "$TLSAPI"
+    '{api_url: "https://127.0.0.1:\($rest)", ca_file: $ca, api_username: "patroni", api_password: $api}')
+  mod '{"action":"wait_for","condition":"leader","timeout":60}' "$TLSAPI"
   succeeds "wait_for leader over HTTPS with ca_file"
   ok '.cluster.leader == "pg1" and (.cluster.members[0].api_url | startswith("https://"))' "HTTPS member API"
   mod '{"action":"dynamic_config","dcs":{"parameters":{"work_mem":"6MB"}}}' "$TLSAPI"
@@ -492,7 +495,7 @@ PLAY
 
 # Static bad input: fails before touching anything.
 mod '{"action":"config","scope":"s","name":"n","node_address":"127.0.0.1","etcd3_hosts":["127.0.0.1:2379"],
-      "data_dir":"/tmp/x","bin_dir":"/tmp/y","superuser_password":"aaaaaaaaaaaaaaaa","replication_password":"bbbbbbbbbbbbbbbb",
+      "data_dir":"/tmp/x","bin_dir":"/tmp/y","superuser_password":"aaaaaaaaaaaaaaaaaaaaaaaa","replication_password":"bbbbbbbbbbbbbbbbbbbbbbbb",
       "cluster_networks":["127.0.0.0/8"],"path":"/tmp/never-written.yml","dcs":{"ttl":20,"loop_wait":10,"retry_timeout":10}}'
 fails_with "bad ttl arithmetic" "dcs.ttl: loop_wait (10) + 2 × retry_timeout (10) = 30 exceeds ttl (20)"
 [[ ! -e /tmp/never-written.yml ]] || fail "an invalid config was written"
@@ -500,6 +503,12 @@ mod '{"action":"config","scope":"s","name":"n","node_address":"0.0.0.0","etcd3_h
 fails_with "listen on every address" "node_address: 0.0.0.0 listens on every address"
 mod '{"action":"failover"}'
 fails_with "failover without candidate" "candidate: is required"
+mod '{"action":"facts","candidate":"pg2"}'
+fails_with "a parameter of another action" "candidate: is not used by action facts (only by switchover, failover)"
+mod '{"action":"config","scope":"s","name":"n","node_address":"127.0.0.1","etcd3_hosts":["127.0.0.1:2379"],
+      "data_dir":"/tmp/x","bin_dir":"/tmp/y","superuser_password":"short-but-16-chr","replication_password":"bbbbbbbbbbbbbbbbbbbbbbbb",
+      "cluster_networks":["127.0.0.0/8"],"path":"/tmp/never-written.yml"}'
+fails_with "a password below the shared minimum (pg_auth::MIN_PASSWORD_LEN)" "superuser_password: is shorter than 24 characters"
 
 start_etcd
 # MATRIXHA_PATRONI_SUITES picks suites while debugging (default: all three).
