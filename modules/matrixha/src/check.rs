@@ -2,14 +2,21 @@
 
 use crate::inventory::{plain_ref, HostVars, Inventory};
 use crate::manifest::{Manifest, Verdict};
-use crate::net::{is_wildcard, parse_ip, Cidr};
+use crate::net::{is_network_or_broadcast, parse_ip, parse_net, subnet};
+use crate::role_defaults;
 use crate::scale;
 use crate::secrets;
+use crate::typed;
+use coturn_config::peers::{self, PeerRequest};
+use coturn_config::rules as turn_rules;
+use ipnet::Ipv4Net;
+use matrixha_module::{ModuleError, Secret};
+use pgbouncer_pool::rules::{self, is_wildcard};
 use pgbouncer_pool::sizing::{self, PoolMode, ScaleProfile};
 use serde::Serialize;
 use serde_yaml::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -55,32 +62,82 @@ impl Finding {
     }
 }
 
-/// Role defaults the rules need when the inventory leaves a variable unset
-/// (collection/roles/*/defaults/main.yml; a test keeps them equal).
-pub const ROLE_DEFAULTS: &[(&str, u32)] = &[
-    ("db_vip_virtual_router_id", 52),
-    ("db_vip_prefix", 24),
-    ("db_vip_pg_port", 5432),
-    ("db_vip_pgbouncer_port", 6432),
-    ("patroni_pg_port", 5432),
-    ("patroni_restapi_port", 8008),
-    ("pgbouncer_port", 6432),
-    ("pgbouncer_synapse_cp_min", 5),
-    ("pgbouncer_synapse_cp_max", 10),
-    ("etcd_client_port", 2379),
-    ("etcd_peer_port", 2380),
-    ("coturn_listening_port", 3478),
-    ("coturn_tls_listening_port", 5349),
+/// Numeric variables the rules read, whose unset value is the role's literal default
+/// (collection/roles/*/defaults/main.yml, compiled in; role_defaults tests every one is there).
+pub const ROLE_NUMBERS: &[&str] = &[
+    "db_vip_virtual_router_id",
+    "db_vip_prefix",
+    "db_vip_pg_port",
+    "db_vip_pgbouncer_port",
+    "patroni_pg_port",
+    "patroni_restapi_port",
+    "pgbouncer_port",
+    "pgbouncer_synapse_cp_min",
+    "pgbouncer_synapse_cp_max",
+    "etcd_client_port",
+    "etcd_peer_port",
+    "coturn_listening_port",
+    "coturn_tls_listening_port",
+    "coturn_min_port",
+    "coturn_max_port",
 ];
+
+/// Boolean variables the rules read, defaulted the same way.
+pub const ROLE_FLAGS: &[&str] = &["db_vip_pgbouncer_enabled", "coturn_deny_private_ranges"];
 
 /// The inventory's value, else the role default.
 fn num(hv: &HostVars, name: &str) -> Option<u32> {
-    hv.u32(name).or_else(|| {
-        ROLE_DEFAULTS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-    })
+    hv.u32(name).or_else(|| role_defaults::number(name))
+}
+
+/// A port from [`ROLE_NUMBERS`]: the role always has a default for it.
+fn role_port(hv: &HostVars, name: &str) -> u32 {
+    num(hv, name).unwrap_or_default()
+}
+
+/// A flag from [`ROLE_FLAGS`].
+fn flag(hv: &HostVars, name: &str) -> bool {
+    hv.bool(name)
+        .or_else(|| role_defaults::flag(name))
+        .unwrap_or_default()
+}
+
+/// Module messages cite DESIGN.md (`(DN-4)`, `DN-1: `); operators read the finding without them.
+fn for_operators(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("DN-") {
+        let digits = rest[i + 3..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .count();
+        if digits == 0 {
+            out.push_str(&rest[..i + 3]);
+            rest = &rest[i + 3..];
+            continue;
+        }
+        let end = i + 3 + digits;
+        let (before, after) = (&rest[..i], &rest[end..]);
+        if before.ends_with('(') && after.starts_with(')') {
+            // " (DN-4)" goes with its parentheses and the blank before them.
+            out.push_str(before[..before.len() - 1].trim_end());
+            rest = &after[1..];
+        } else if before.ends_with(", ") && after.starts_with(')') {
+            // "(the pools are sized for it, DN-11)"
+            out.push_str(&before[..before.len() - 2]);
+            rest = after;
+        } else if let Some(a) = after.strip_prefix(": ") {
+            out.push_str(before);
+            rest = a;
+        } else {
+            out.push_str(before);
+            out.push_str("design note ");
+            out.push_str(&rest[i + 3..end]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Ctx<'a> {
@@ -105,8 +162,8 @@ impl Ctx<'_> {
             rule,
             host: host.map(str::to_owned),
             variable: var.map(str::to_owned),
-            problem,
-            fix,
+            problem: for_operators(&problem),
+            fix: for_operators(&fix),
         };
         if !self.out.contains(&f) {
             self.out.push(f);
@@ -322,7 +379,7 @@ type VrrpUser = (String, &'static str, String);
 
 fn vips(c: &mut Ctx) {
     let all_hosts: Vec<String> = c.inv.hosts().into_iter().collect();
-    let mut vrrp: BTreeMap<(u32, u32), Vec<VrrpUser>> = BTreeMap::new();
+    let mut vrrp: BTreeMap<(Ipv4Addr, u32), Vec<VrrpUser>> = BTreeMap::new();
     for v in &VIPS {
         let holders = c.group(v.group);
         let Some(h0) = holders.first().cloned() else {
@@ -349,15 +406,15 @@ fn vips(c: &mut Ctx) {
             continue;
         };
         let prefix = num(c.h(&h0), v.prefix_var).unwrap_or(24).min(32) as u8;
-        let net = Cidr { addr: vip, prefix };
+        let net = subnet(vip, prefix);
         for h in &holders {
             if let Some(a) = c.addr(h) {
-                if !net.contains(a) {
-                    c.err("vip-subnet", Some(h), Some(v.var), format!("the {} {vip} is outside {net}, the subnet of {h} ({a}) that must carry it", v.label), format!("choose a free address in {}/{prefix} for {}", Ipv4Addr::from(u32::from(a) & net.mask()), v.var));
+                if !net.contains(&a) {
+                    c.err("vip-subnet", Some(h), Some(v.var), format!("the {} {vip} is outside {net}, the subnet of {h} ({a}) that must carry it", v.label), format!("choose a free address in {} for {}", subnet(a, prefix), v.var));
                 }
             }
         }
-        if net.is_network_or_broadcast(vip) {
+        if is_network_or_broadcast(&net, vip) {
             c.err(
                 "vip-subnet",
                 None,
@@ -392,7 +449,7 @@ fn vips(c: &mut Ctx) {
         if users.len() > 1 {
             let names: Vec<String> = users.iter().map(|(_, _, l)| l.clone()).collect();
             let (h, var, _) = &users[1];
-            c.err("vrrp", Some(h), Some(var), format!("VRRP router id {id} is used by {} on the same segment {}: Keepalived instances with one id fight over the VIP", names.join(" and "), Ipv4Addr::from(netw)), format!("give {var} another id (1-255) unused on this segment"));
+            c.err("vrrp", Some(h), Some(var), format!("VRRP router id {id} is used by {} on the same segment {}: Keepalived instances with one id fight over the VIP", names.join(" and "), netw), format!("give {var} another id (1-255) unused on this segment"));
         }
     }
 }
@@ -410,7 +467,7 @@ fn binds(c: &mut Ctx) {
     let node = |c: &Ctx, h: &str| c.addr(h).map(|a| a.to_string()).unwrap_or_default();
     for h in c.group("patroni") {
         let hv = c.h(&h);
-        let port = num(hv, "patroni_pg_port").unwrap_or(5432);
+        let port = role_port(hv, "patroni_pg_port");
         let listen: Vec<String> = match hv.get("patroni_pg_parameters_extra") {
             Some(Value::Mapping(m)) => m
                 .get("listen_addresses")
@@ -432,14 +489,17 @@ fn binds(c: &mut Ctx) {
             service: "Patroni REST API",
             var: "patroni_restapi_port",
             addr: node(c, &h),
-            port: num(c.h(&h), "patroni_restapi_port").unwrap_or(8008),
+            port: role_port(c.h(&h), "patroni_restapi_port"),
         });
     }
     for h in c.group("pgbouncer") {
-        let port = num(c.h(&h), "pgbouncer_port").unwrap_or(6432);
+        let port = role_port(c.h(&h), "pgbouncer_port");
         let listen = c
             .addr_list(&h, "pgbouncer_listen_addresses")
             .unwrap_or_else(|| vec![node(c, &h), "127.0.0.1".into()]);
+        if let Some(f) = rules::listen_addr_finding(&listen) {
+            pool_finding(c, "wildcard-bind", &h, "pgbouncer_listen_addresses", f);
+        }
         let e = by_host.entry(h.clone()).or_default();
         for a in listen {
             e.push(Bind {
@@ -454,8 +514,8 @@ fn binds(c: &mut Ctx) {
         let n = node(c, &h);
         let hv = c.h(&h);
         let (cp, pp) = (
-            num(hv, "etcd_client_port").unwrap_or(2379),
-            num(hv, "etcd_peer_port").unwrap_or(2380),
+            role_port(hv, "etcd_client_port"),
+            role_port(hv, "etcd_peer_port"),
         );
         let e = by_host.entry(h.clone()).or_default();
         e.push(Bind {
@@ -476,9 +536,9 @@ fn binds(c: &mut Ctx) {
         let Some(vip) = hv.str("db_vip_address") else {
             continue;
         };
-        let pg = num(hv, "db_vip_pg_port").unwrap_or(5432);
-        let pgb = num(hv, "db_vip_pgbouncer_port").unwrap_or(6432);
-        let pgb_on = hv.bool("db_vip_pgbouncer_enabled").unwrap_or(true);
+        let pg = role_port(hv, "db_vip_pg_port");
+        let pgb = role_port(hv, "db_vip_pgbouncer_port");
+        let pgb_on = flag(hv, "db_vip_pgbouncer_enabled");
         let e = by_host.entry(h.clone()).or_default();
         e.push(Bind {
             service: "HAProxy (DB writer VIP)",
@@ -539,8 +599,8 @@ fn binds(c: &mut Ctx) {
     }
     for h in c.group("coturn") {
         let hv = c.h(&h);
-        let p = num(hv, "coturn_listening_port").unwrap_or(3478);
-        let tp = num(hv, "coturn_tls_listening_port").unwrap_or(5349);
+        let p = role_port(hv, "coturn_listening_port");
+        let tp = role_port(hv, "coturn_tls_listening_port");
         let ips = c
             .addr_list(&h, "coturn_listening_ips")
             .unwrap_or_else(|| vec![node(c, &h)]);
@@ -599,19 +659,19 @@ fn pg_hba(c: &mut Ctx) {
     let Some(sources) = c.h(&h0).list("patroni_app_client_sources") else {
         return;
     };
-    let nets: Vec<Cidr> = sources.iter().filter_map(|s| Cidr::parse(s)).collect();
+    let nets: Vec<Ipv4Net> = sources.iter().filter_map(|s| parse_net(s)).collect();
     let mut origin: BTreeSet<String> = c.group("pgbouncer").into_iter().collect();
     origin.extend(c.group("db_vip"));
     let vip = c.h(&h0).str("db_vip_address").and_then(|s| parse_ip(&s));
     let missing: Vec<String> = origin
         .iter()
         .filter_map(|h| c.addr(h).map(|a| (h, a)))
-        .filter(|(_, a)| !nets.iter().any(|n| n.contains(*a)))
+        .filter(|(_, a)| !nets.iter().any(|n| n.contains(a)))
         .map(|(h, a)| format!("{h} ({a})"))
         .collect();
     if !missing.is_empty() {
         let vip_note = match vip {
-            Some(v) if nets.iter().any(|n| n.contains(v)) => format!(" It allows {v}, the writer VIP, but a connection through HAProxy or PgBouncer comes from the node's own address, never from the VIP."),
+            Some(v) if nets.iter().any(|n| n.contains(&v)) => format!(" It allows {v}, the writer VIP, but a connection through HAProxy or PgBouncer comes from the node's own address, never from the VIP."),
             _ => String::new(),
         };
         c.err(
@@ -638,6 +698,15 @@ fn pool_field_var(field: &str) -> &'static str {
         "max_connections" => "patroni_max_connections",
         _ => "pgbouncer_default_pool_size",
     }
+}
+
+/// A finding of pgbouncer_pool's own rules, at the level the module gives it.
+fn pool_finding(c: &mut Ctx, rule: &'static str, host: &str, var: &str, f: rules::Finding) {
+    let level = match f.level {
+        rules::Level::Error => Level::Error,
+        rules::Level::Warning => Level::Warning,
+    };
+    c.push(level, rule, Some(host), Some(var), f.problem, f.fix);
 }
 
 fn pools(c: &mut Ctx) {
@@ -682,11 +751,24 @@ fn pools(c: &mut Ctx) {
             c.err("pool-arithmetic", Some(&h), Some("pgbouncer_synapse_cp_max"), format!("PgBouncer is sized for cp_max {a} but Synapse runs with matrix_synapse_database_cp_max {b}"), "use one value for both");
         }
     }
-    let mode = match hv.str("pgbouncer_pool_mode").as_deref() {
-        Some("transaction") => PoolMode::Transaction,
-        Some("statement") => PoolMode::Statement,
-        _ => PoolMode::Session,
+    // The module's parser and DN-4 verdict (pgbouncer_pool::rules). An unknown
+    // mode fails the module, so it is an error here; the pools are then sized
+    // for session mode, the one the role's default and init write.
+    let mode = match hv.str("pgbouncer_pool_mode") {
+        None => PoolMode::Session,
+        Some(text) => match PoolMode::parse(&text) {
+            Ok(m) => m,
+            Err(f) => {
+                pool_finding(c, "pool-mode", &h, "pgbouncer_pool_mode", f);
+                PoolMode::Session
+            }
+        },
     };
+    // Nothing in the stack applies Synapse's settings per role (the pgbouncer role
+    // has no variable for it), so the module's `session_settings_per_role` is false.
+    if let Some(f) = rules::pool_mode_finding(mode, false) {
+        pool_finding(c, "pool-mode", &h, "pgbouncer_pool_mode", f);
+    }
     let tolerated = hv.u32("pgbouncer_tolerated_failures");
     let max_conn = c
         .group("patroni")
@@ -712,17 +794,7 @@ fn pools(c: &mut Ctx) {
         ..ScaleProfile::new(processes)
     };
     if mode != PoolMode::Session {
-        // DN-4: Synapse sets session parameters per connection and runs
-        // `SET SESSION statement_timeout = 0` before CREATE INDEX CONCURRENTLY;
-        // nothing in the stack applies the ALTER ROLE settings that would make
-        // transaction pooling safe, so the plan is checked for session mode too.
-        c.err(
-            "pool-mode",
-            Some(&h),
-            Some("pgbouncer_pool_mode"),
-            format!("{} pooling hands Synapse's connection-level settings (statement_timeout, bytea_output, isolation) to other clients and breaks its background index builds", mode.as_str()),
-            "set pgbouncer_pool_mode: session and size the pools for it (matrixha init does)",
-        );
+        // The plan must also hold in session mode, which Synapse needs (DN-4).
         let session = ScaleProfile {
             pool_mode: PoolMode::Session,
             ..profile.clone()
@@ -748,58 +820,143 @@ fn pools(c: &mut Ctx) {
     }
 }
 
+/// The role variable a coturn_config parameter comes from (roles/coturn/tasks/configure.yml
+/// passes `<param>: "{{ coturn_<param> }}"` for each of these).
+fn coturn_var(param: Option<&str>) -> String {
+    format!("coturn_{}", param.unwrap_or("static_auth_secret"))
+}
+
+/// A rejection by coturn_config's own rules, under the role variable it came from.
+fn coturn_error(c: &mut Ctx, rule: &'static str, host: &str, e: ModuleError) {
+    let var = coturn_var(e.param.as_deref());
+    c.err(
+        rule,
+        Some(host),
+        Some(&var),
+        e.problem,
+        e.fix.unwrap_or_default(),
+    );
+}
+
+/// A list the role passes to coturn_config, when the checker can read it: items
+/// holding Jinja it does not evaluate, or placeholders (the placeholder rule
+/// reports those), leave it unknown.
+fn literal_list(c: &Ctx, host: &str, var: &str) -> Option<Vec<String>> {
+    let list = c.addr_list(host, var)?;
+    (!list
+        .iter()
+        .any(|s| s.contains("{{") || s.contains("CHANGE")))
+    .then_some(list)
+}
+
 fn turn(c: &mut Ctx) {
     let coturn = c.group("coturn");
     let Some(h) = coturn.first().cloned() else {
         return;
     };
-    let denied: Vec<Cidr> = c
-        .h(&h)
-        .list("coturn_server_subnets")
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| Cidr::parse(s))
-        .collect();
-    let clients: Vec<(String, Option<Cidr>)> = c
-        .h(&h)
-        .list("coturn_client_subnets")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| {
-            let p = Cidr::parse(&s);
-            (s, p)
-        })
-        .collect();
-    let deny_private = c.h(&h).bool("coturn_deny_private_ranges").unwrap_or(false);
-    let exposed: Vec<String> = c
-        .inv
-        .hosts()
-        .into_iter()
-        .filter_map(|x| c.addr(&x).map(|a| (x, a)))
-        .filter(|(_, a)| {
-            !(deny_private
-                && Cidr {
-                    addr: *a,
-                    prefix: 32,
+    // Per node, what coturn binds (DN-1) and its ports: coturn_config's rules.
+    let mut node_ips: Vec<IpAddr> = Vec::new();
+    for x in &coturn {
+        for var in ["coturn_listening_ips", "coturn_relay_ips"] {
+            let Some(list) = literal_list(c, x, var) else {
+                continue;
+            };
+            let ips: Vec<IpAddr> = match typed::var(var, &Value::from(list)) {
+                Ok(ips) => ips,
+                Err(e) => {
+                    c.err(
+                        "wildcard-bind",
+                        Some(x),
+                        Some(var),
+                        e,
+                        "list this node's own IP addresses",
+                    );
+                    continue;
                 }
-                .is_private())
-        })
-        .filter(|(_, a)| !denied.iter().any(|d| d.contains(*a)))
-        .map(|(x, a)| format!("{x} ({a})"))
-        .collect();
-    if !exposed.is_empty() {
-        c.err("turn-peers", Some(&h), Some("coturn_server_subnets"), format!("TURN may relay to servers outside the denied subnets: {}; a TURN user could reach their internal services", exposed.join(", ")), "list every server subnet in coturn_server_subnets (matrixha_server_subnets holds them)");
-    }
-    for (s, p) in &clients {
-        let Some(p) = p else { continue };
-        if let Some(d) = denied.iter().find(|d| d.overlaps(p)) {
-            c.err("turn-peers", Some(&h), Some("coturn_client_subnets"), format!("client subnet {s} overlaps the denied server subnet {d}: clients there get no relay, or servers get exposed"), "keep client and server subnets apart");
+            };
+            let verdict = if var == "coturn_listening_ips" {
+                turn_rules::check_listening_ips(&ips)
+            } else {
+                turn_rules::check_not_wildcard("relay_ips", &ips)
+            };
+            if let Err(e) = verdict {
+                coturn_error(c, "wildcard-bind", x, e);
+            }
+            node_ips.extend(ips);
         }
-        if deny_private && p.is_private() {
-            c.err("turn-peers", Some(&h), Some("coturn_deny_private_ranges"), format!("coturn_deny_private_ranges denies RFC 1918 peers but client subnet {s} is private: calls between intranet clients cannot relay"), "set coturn_deny_private_ranges: false and deny the server subnets instead");
+        let hv = c.h(x);
+        let port_of = |var: &str| u16::try_from(role_port(hv, var)).ok();
+        if let (Some(listening_port), Some(tls_listening_port), Some(min_port), Some(max_port)) = (
+            port_of("coturn_listening_port"),
+            port_of("coturn_tls_listening_port"),
+            port_of("coturn_min_port"),
+            port_of("coturn_max_port"),
+        ) {
+            let ports = turn_rules::Ports {
+                listening_port,
+                tls_listening_port,
+                min_port,
+                max_port,
+            };
+            if let Err(e) = turn_rules::check_ports(&ports) {
+                coturn_error(c, "turn-ports", x, e);
+            }
         }
     }
-    if clients.is_empty() {
+    node_ips.sort();
+    node_ips.dedup();
+
+    // The peer rules (DN-14) as the module builds them, from the same subnets.
+    let mut req = PeerRequest {
+        deny_private_ranges: flag(c.h(&h), "coturn_deny_private_ranges"),
+        node_ips,
+        ..PeerRequest::default()
+    };
+    for (var, param) in [
+        ("coturn_server_subnets", "server_subnets"),
+        ("coturn_client_subnets", "client_subnets"),
+    ] {
+        let list: Vec<String> = c
+            .h(&h)
+            .list(var)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.contains("CHANGE"))
+            .collect();
+        match peers::parse_ranges(param, &list) {
+            Ok(nets) if param == "server_subnets" => req.server_subnets = nets,
+            Ok(nets) => req.client_subnets = nets,
+            Err(e) => coturn_error(c, "turn-peers", &h, e),
+        }
+    }
+    let clients_listed = !req.client_subnets.is_empty();
+    match peers::plan(&req) {
+        Err(e) => coturn_error(c, "turn-peers", &h, e),
+        Ok(plan) => {
+            // Only the checker sees every host: each must be out of TURN's reach.
+            let exposed: Vec<String> = c
+                .inv
+                .hosts()
+                .into_iter()
+                .filter_map(|x| c.addr(&x).map(|a| (x, a)))
+                .filter(|(_, a)| plan.relays_to(IpAddr::V4(*a)))
+                .map(|(x, a)| format!("{x} ({a})"))
+                .collect();
+            if !exposed.is_empty() {
+                c.err("turn-peers", Some(&h), Some("coturn_server_subnets"), format!("TURN may relay to servers outside the denied subnets: {}; a TURN user could reach their internal services", exposed.join(", ")), "list every server subnet in coturn_server_subnets (matrixha_server_subnets holds them)");
+            }
+            for w in plan.warnings {
+                c.warn(
+                    "turn-peers",
+                    Some(&h),
+                    Some("coturn_server_subnets"),
+                    w,
+                    "see the coturn_config module's documentation of server_subnets and client_subnets",
+                );
+            }
+        }
+    }
+    if !clients_listed {
         c.warn(
             "turn-peers",
             Some(&h),
@@ -857,10 +1014,79 @@ fn secret_like(name: &str) -> bool {
         && !n.contains("password_file")
 }
 
+/// The module that receives a role variable's secret, and so judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretJudge {
+    /// coturn_config's `static_auth_secret` (coturn_config::rules).
+    Turn,
+    /// A PostgreSQL credential: patroni_cluster and pgbouncer_pool apply
+    /// pg_auth's length and SASLprep rules to every password they pass on.
+    Postgres,
+}
+
+fn secret_judge(var: &str) -> Option<SecretJudge> {
+    match var {
+        "coturn_static_auth_secret" => Some(SecretJudge::Turn),
+        v if (v.starts_with("patroni_") || v.starts_with("pgbouncer_"))
+            && v.ends_with("_password") =>
+        {
+            Some(SecretJudge::Postgres)
+        }
+        _ => None,
+    }
+}
+
+/// Why the module would refuse `value`: (rule, problem, fix); None when it accepts it.
+fn judge_secret(judge: SecretJudge, value: &str) -> Option<(&'static str, String, String)> {
+    let n = value.chars().count();
+    match judge {
+        SecretJudge::Turn => {
+            let e = turn_rules::check_static_auth_secret(&Secret::new(value)).err()?;
+            let rule = if n < turn_rules::MIN_SECRET_LEN {
+                "secret-short"
+            } else {
+                "secret-invalid"
+            };
+            Some((
+                rule,
+                format!("coturn's static_auth_secret {}", e.problem),
+                e.fix.unwrap_or_default(),
+            ))
+        }
+        SecretJudge::Postgres if n < pg_auth::MIN_PASSWORD_LEN => Some((
+            "secret-short",
+            format!(
+                "the secret is {n} characters long, under {}",
+                pg_auth::MIN_PASSWORD_LEN
+            ),
+            "generate a new one with `matrixha secrets` (40 random characters)".into(),
+        )),
+        SecretJudge::Postgres if !pg_auth::password_is_supported(value) => Some((
+            "secret-invalid",
+            "the password holds characters outside printable ASCII, which PostgreSQL's SASLprep would change before hashing".into(),
+            "use letters, digits and ASCII punctuation (`matrixha secrets` does)".into(),
+        )),
+        SecretJudge::Postgres => None,
+    }
+}
+
+/// The CLI's own minimum, for secrets no module judges yet (object store, LiveKit, Synapse).
+fn own_min_len(name: &str) -> usize {
+    secrets::spec(name)
+        .map(|s| secrets::min_len(s.kind))
+        .unwrap_or(if name.contains("vrrp") || name.ends_with("auth_pass") {
+            secrets::min_len(secrets::Kind::Vrrp)
+        } else {
+            pg_auth::MIN_PASSWORD_LEN
+        })
+}
+
 fn secrets_rule(c: &mut Ctx) {
     // name → (value, host where seen); literal values only, references resolved.
     let mut values: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut missing_vault: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // name → the variables that hold `{{ name }}`: whoever receives the value judges it.
+    let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for h in c.inv.hosts() {
         let keys: Vec<String> = c
             .h(&h)
@@ -872,12 +1098,30 @@ fn secrets_rule(c: &mut Ctx) {
             if !secret_like(&k) && !k.starts_with("vault_") {
                 continue;
             }
-            let raw = c
-                .h(&h)
-                .raw(&k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+            let Some(raw_value) = c.h(&h).raw(&k).cloned() else {
+                continue;
+            };
+            let raw = match raw_value {
+                Value::String(s) => s,
+                Value::Null => continue,
+                other => {
+                    // A module would refuse it too (a Secret is a string); the
+                    // message says what was found, never the value.
+                    if secret_judge(&k).is_some() || secrets::spec(&k).is_some() {
+                        if let Err(e) = typed::var::<Secret>(&k, &other) {
+                            let origin = c.inv.origin(&h, &k);
+                            c.err(
+                                "secret-type",
+                                Some(&origin),
+                                Some(&k),
+                                e,
+                                "write the secret as a quoted string (the vault's values are)",
+                            );
+                        }
+                    }
+                    continue;
+                }
+            };
             if raw.contains("CHANGE") {
                 continue;
             }
@@ -888,7 +1132,11 @@ fn secrets_rule(c: &mut Ctx) {
                     }
                     continue;
                 }
-                Some(_) => continue, // the referenced variable is checked itself
+                Some(r) => {
+                    // The referenced variable is checked itself, by this one's rules too.
+                    users.entry(r).or_default().insert(k.clone());
+                    continue;
+                }
                 None => {}
             }
             if raw.contains("{{") || raw.is_empty() {
@@ -909,24 +1157,37 @@ fn secrets_rule(c: &mut Ctx) {
     }
     let mut by_value: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (k, (v, h)) in &values {
-        let min = secrets::spec(k)
-            .map(|s| secrets::min_len(s.kind))
-            .unwrap_or(if k.contains("vrrp") || k.ends_with("auth_pass") {
-                8
-            } else {
-                24
-            });
-        if v.chars().count() < min {
-            c.err(
-                "secret-short",
-                Some(&c.inv.origin(h, k)),
-                Some(k),
-                format!(
-                    "the secret is {} characters long, under {min}",
-                    v.chars().count()
-                ),
-                "generate a new one with `matrixha secrets` (40 random characters)",
-            );
+        let origin = c.inv.origin(h, k);
+        let mut judges: Vec<(SecretJudge, &str)> = Vec::new();
+        for name in std::iter::once(k).chain(users.get(k).into_iter().flatten()) {
+            if let Some(j) = secret_judge(name) {
+                if !judges.iter().any(|(x, _)| *x == j) {
+                    judges.push((j, name.as_str()));
+                }
+            }
+        }
+        if judges.is_empty() {
+            let min = own_min_len(k);
+            let n = v.chars().count();
+            if n < min {
+                c.err(
+                    "secret-short",
+                    Some(&origin),
+                    Some(k),
+                    format!("the secret is {n} characters long, under {min}"),
+                    "generate a new one with `matrixha secrets` (40 random characters)",
+                );
+            }
+        }
+        for (j, user) in judges {
+            if let Some((rule, problem, fix)) = judge_secret(j, v) {
+                let problem = if user == k {
+                    problem
+                } else {
+                    format!("{problem} (it is passed on as {user})")
+                };
+                c.err(rule, Some(&origin), Some(k), problem, fix);
+            }
         }
         if secrets::spec(k).is_some_and(|s| {
             matches!(

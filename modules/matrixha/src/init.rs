@@ -114,7 +114,7 @@ fn hosts_yml(l: &Layout) -> String {
     out.join("\n") + "\n"
 }
 
-fn subnet_list(subnets: &[crate::net::Cidr], placeholder: &str) -> Value {
+fn subnet_list(subnets: &[ipnet::Ipv4Net], placeholder: &str) -> Value {
     if subnets.is_empty() {
         strs([placeholder])
     } else {
@@ -123,7 +123,9 @@ fn subnet_list(subnets: &[crate::net::Cidr], placeholder: &str) -> Value {
 }
 
 fn prefix_of(l: &Layout, vip: std::net::Ipv4Addr) -> u32 {
-    l.subnet_of(vip).map(|(_, c)| c.prefix as u32).unwrap_or(24)
+    l.subnet_of(vip)
+        .map(|(_, c)| u32::from(c.prefix_len()))
+        .unwrap_or(24)
 }
 
 fn all_yml(l: &Layout) -> String {
@@ -247,11 +249,11 @@ fn patroni_yml(l: &Layout, p: &PoolPlan) -> String {
         .map(|n| n.ram_gb * 1024)
         .unwrap_or(0);
     d.set("patroni_scale", l.scale.as_str());
+    // The module crate's formula, the one the role's Jinja is tested against.
+    let mem = patroni_cluster::tuning::memory_settings(u64::from(mb));
     d.comment(&format!(
         "patroni_memory_mb is set per host in hosts.yml from each node's RAM; with {mb} MB the role\nsets shared_buffers {}MB, effective_cache_size {}MB, maintenance_work_mem {}MB.",
-        (mb / 4).max(128),
-        (mb * 3 / 4).max(256),
-        (mb / 32).clamp(64, 2048)
+        mem.shared_buffers_mb, mem.effective_cache_size_mb, mem.maintenance_work_mem_mb
     ));
     d.comment("Pool arithmetic (DN-11, pgbouncer_pool::sizing):");
     for line in &p.explanation {

@@ -1,8 +1,9 @@
 //! The operator's IP plan: subnets, VIPs and the address of every server (seed 001 §5).
 
 use crate::error::{read_file, CliError, Result};
-use crate::net::{parse_ip, Cidr};
+use crate::net::{parse_ip, parse_net};
 use crate::scale::{self, Scale, Service};
+use ipnet::Ipv4Net;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -75,9 +76,9 @@ pub struct Layout {
     pub scale: Scale,
     pub domain: String,
     pub internal_suffix: String,
-    pub subnets: BTreeMap<String, Cidr>,
-    pub client_subnets: Vec<Cidr>,
-    pub admin_subnets: Vec<Cidr>,
+    pub subnets: BTreeMap<String, Ipv4Net>,
+    pub client_subnets: Vec<Ipv4Net>,
+    pub admin_subnets: Vec<Ipv4Net>,
     pub front_vip: Ipv4Addr,
     pub db_vip: Ipv4Addr,
     pub s3_vip: Ipv4Addr,
@@ -90,23 +91,28 @@ impl Layout {
     }
 
     /// The segment subnet holding `ip`, if any.
-    pub fn subnet_of(&self, ip: Ipv4Addr) -> Option<(&str, Cidr)> {
+    pub fn subnet_of(&self, ip: Ipv4Addr) -> Option<(&str, Ipv4Net)> {
         self.subnets
             .iter()
-            .filter(|(_, c)| c.contains(ip))
-            .max_by_key(|(_, c)| c.prefix)
+            .filter(|(_, c)| c.contains(&ip))
+            .max_by_key(|(_, c)| c.prefix_len())
             .map(|(n, c)| (n.as_str(), *c))
     }
 }
 
 pub fn load(path: &Path) -> Result<IpPlan> {
     let text = read_file(path)?;
-    serde_yaml::from_str(&text).map_err(|e| {
+    let bad = |e: String| {
         CliError::new(
             format!("{}: not a valid IP plan: {e}", path.display()),
             "compare it with inventories/examples/seed-ip-plan.yml",
         )
-    })
+    };
+    // Syntax first, then types through the modules' deserializer, whose messages
+    // describe a wrong value ("a string of 9 characters") instead of quoting it.
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let json = crate::typed::to_json(&doc).map_err(bad)?;
+    matrixha_module::from_value(json).map_err(|e| bad(e.to_string()))
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -128,8 +134,8 @@ fn valid_host_name(n: &str) -> bool {
         && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-fn cidr(field: &str, s: &str) -> Result<Cidr> {
-    Cidr::parse(s).ok_or_else(|| {
+fn cidr(field: &str, s: &str) -> Result<Ipv4Net> {
+    parse_net(s).ok_or_else(|| {
         CliError::new(
             format!("{field}: '{s}' is not an IPv4 subnet"),
             "write it as 10.0.3.0/24",
@@ -217,7 +223,7 @@ pub fn layout(plan: &IpPlan, scale: Scale, domain: Option<&str>) -> Result<Layou
                 ));
             }
             let a = ip(&field, &srv.address)?;
-            if !subnets.values().any(|c: &Cidr| c.contains(a)) {
+            if !subnets.values().any(|c: &Ipv4Net| c.contains(&a)) {
                 return Err(CliError::new(
                     format!("{field}: {a} is in none of the plan's subnets"),
                     "add its network under subnets: (TURN must know every server network) or correct the address",

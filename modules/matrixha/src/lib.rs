@@ -13,6 +13,8 @@ pub mod ipplan;
 pub mod manifest;
 pub mod mdad;
 pub mod net;
+pub mod role_defaults;
 pub mod scale;
 pub mod secrets;
+pub mod typed;
 pub mod yamlout;

@@ -1,91 +1,31 @@
-//! IPv4 addresses and subnets, the little the plan checks need.
+//! IPv4 subnets as `ipnet` types, read from the text an IP plan or inventory holds.
 
-use std::fmt;
+use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
-}
-
-impl Cidr {
-    /// `10.0.3.0/24`, or a bare address as a /32.
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let s = s.trim();
-        let (a, p) = match s.split_once('/') {
-            Some((a, p)) => (a, p.parse::<u8>().ok()?),
-            None => (s, 32),
-        };
-        if p > 32 {
-            return None;
-        }
-        Some(Cidr {
-            addr: a.parse().ok()?,
-            prefix: p,
-        })
-    }
-
-    pub fn mask(&self) -> u32 {
-        if self.prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - self.prefix)
-        }
-    }
-
-    pub fn network(&self) -> u32 {
-        u32::from(self.addr) & self.mask()
-    }
-
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        u32::from(ip) & self.mask() == self.network()
-    }
-
-    pub fn contains_cidr(&self, other: &Cidr) -> bool {
-        other.prefix >= self.prefix && self.contains(other.addr)
-    }
-
-    pub fn overlaps(&self, other: &Cidr) -> bool {
-        self.contains_cidr(other) || other.contains_cidr(self)
-    }
-
-    /// The network or broadcast address of a subnet (not usable by a host).
-    pub fn is_network_or_broadcast(&self, ip: Ipv4Addr) -> bool {
-        if self.prefix >= 31 {
-            return false;
-        }
-        let v = u32::from(ip);
-        v == self.network() || v == self.network() | !self.mask()
-    }
-
-    /// RFC 1918 / RFC 6598 space, where an intranet's clients live.
-    pub fn is_private(&self) -> bool {
-        [
-            "10.0.0.0/8",
-            "172.16.0.0/12",
-            "192.168.0.0/16",
-            "100.64.0.0/10",
-        ]
-        .iter()
-        .filter_map(|c| Cidr::parse(c))
-        .any(|c| c.contains_cidr(self))
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.network()), self.prefix)
-    }
+/// `10.0.3.0/24`, or a bare address as a /32; host bits are cleared (`10.0.3.7/24` is `10.0.3.0/24`).
+pub fn parse_net(s: &str) -> Option<Ipv4Net> {
+    let s = s.trim();
+    s.parse::<Ipv4Net>()
+        .ok()
+        .or_else(|| s.parse::<Ipv4Addr>().ok().map(Ipv4Net::from))
+        .map(|n| n.trunc())
 }
 
 pub fn parse_ip(s: &str) -> Option<Ipv4Addr> {
     s.trim().parse().ok()
 }
 
-/// Addresses a service listening on `bind` occupies: `0.0.0.0`, `*` and `::` mean all.
-pub fn is_wildcard(bind: &str) -> bool {
-    matches!(bind.trim(), "0.0.0.0" | "*" | "::" | "" | "[::]")
+/// The subnet of `prefix` bits around `ip` (a VIP and its `*_prefix` variable).
+pub fn subnet(ip: Ipv4Addr, prefix: u8) -> Ipv4Net {
+    Ipv4Net::new(ip, prefix.min(32))
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| Ipv4Net::from(ip))
+}
+
+/// The network or broadcast address of a subnet, which no host may use (a /31 or /32 has neither).
+pub fn is_network_or_broadcast(net: &Ipv4Net, ip: Ipv4Addr) -> bool {
+    net.prefix_len() < 31 && (ip == net.network() || ip == net.broadcast())
 }
 
 #[cfg(test)]
@@ -93,18 +33,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn subnet_contains_its_hosts_only() {
-        let c = Cidr::parse("10.0.3.0/24").unwrap();
-        assert!(c.contains("10.0.3.10".parse().unwrap()));
-        assert!(!c.contains("10.0.4.10".parse().unwrap()));
-        assert!(c.is_network_or_broadcast("10.0.3.255".parse().unwrap()));
-        assert!(Cidr::parse("10.0.0.0/8").unwrap().overlaps(&c));
-        assert!(c.is_private());
-        assert!(!Cidr::parse("8.8.8.0/24").unwrap().is_private());
+    fn subnets_parse_with_host_bits_cleared_and_bare_addresses_as_hosts() {
+        let c = parse_net("10.0.3.7/24").unwrap();
+        assert_eq!(c.to_string(), "10.0.3.0/24");
+        assert!(c.contains(&"10.0.3.10".parse::<Ipv4Addr>().unwrap()));
+        assert!(!c.contains(&"10.0.4.10".parse::<Ipv4Addr>().unwrap()));
+        assert!(is_network_or_broadcast(&c, "10.0.3.255".parse().unwrap()));
+        assert!(!is_network_or_broadcast(&c, "10.0.3.1".parse().unwrap()));
+        assert_eq!(parse_net("10.0.3.9").unwrap().to_string(), "10.0.3.9/32");
+        assert!(parse_net("10.0.3.0/33").is_none());
         assert_eq!(
-            Cidr::parse("10.0.3.7/24").unwrap().to_string(),
+            subnet("10.0.3.10".parse().unwrap(), 24).to_string(),
             "10.0.3.0/24"
         );
-        assert!(Cidr::parse("10.0.3.0/33").is_none());
     }
 }
