@@ -247,3 +247,62 @@ fn verify_applied(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sizing::PoolMode;
+    use serde_json::json;
+
+    /// The module's verdict on each pool mode is rules::pool_mode_finding's, so
+    /// `matrixha check` (which calls the same function) cannot disagree with it.
+    #[test]
+    fn module_applies_the_shared_pool_mode_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in PoolMode::ALL {
+            for per_role in [false, true] {
+                let args = json!({
+                    "_ansible_check_mode": true,
+                    "path": dir.path().join("pgbouncer.ini"),
+                    "auth_file": dir.path().join("userlist.txt"),
+                    "listen_addr": ["10.0.3.11"],
+                    "users": [{"name": "synapse", "password": "synapse-password-1-0123456"}],
+                    "databases": [{"name": "synapse", "host": "10.0.3.10", "pool_mode": mode.as_str()}],
+                    "capacity": {"synapse_database": "synapse", "synapse_processes": 4, "cp_max": 5},
+                    "session_settings_per_role": per_role,
+                    "service_action": "none"
+                });
+                let r = matrixha_module::run_with_args::<PgbouncerPool>(&args.to_string());
+                let case = format!("{} per_role={per_role}: {r}", mode.as_str());
+                let warnings = r["warnings"].to_string();
+                match rules::pool_mode_finding(mode, per_role) {
+                    Some(Finding {
+                        level: Level::Error,
+                        problem,
+                        fix,
+                    }) => {
+                        assert_eq!(r["failed"], true, "{case}");
+                        assert_eq!(r["param"], "databases[synapse].pool_mode", "{case}");
+                        assert_eq!(
+                            r["msg"],
+                            format!("databases[synapse].pool_mode: {problem}. Fix: {fix}"),
+                            "{case}"
+                        );
+                    }
+                    Some(Finding {
+                        level: Level::Warning,
+                        problem,
+                        ..
+                    }) => {
+                        assert_eq!(r["failed"], false, "{case}");
+                        assert!(warnings.contains(&problem), "{case}");
+                    }
+                    None => {
+                        assert_eq!(r["failed"], false, "{case}");
+                        assert!(!warnings.contains("pool_mode"), "{case}");
+                    }
+                }
+            }
+        }
+    }
+}
