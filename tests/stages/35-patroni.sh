@@ -81,12 +81,14 @@ PASS=0
 fail() { echo "FAIL: $*"; exit 1; }
 
 # mod ARGS [COMMON]: runs the module with COMMON + ARGS (ARGS win), result in $R; never leaks a secret.
+# The output scrubber is off (MATRIXHA_TEST_NO_SCRUB, honoured by debug builds), so a
+# secret absent from $R is absent because the module never printed it.
 mod() {
   local extra=${2:-}
   [[ -n $extra ]] || extra='{}'
   jq -n --argjson a "$1" --argjson b "$extra" '$b + $a' >"$T/args.json"
   local t0=$SECONDS
-  "$MOD" "$T/args.json" >"$T/last.json" || true
+  MATRIXHA_TEST_NO_SCRUB=1 "$MOD" "$T/args.json" >"$T/last.json" || true
   R=$(cat "$T/last.json")
   if ((SECONDS - t0 >= 3)); then echo "    ($((SECONDS - t0)) s: $(jq -c '{action} + (if .condition then {condition} else {} end)' "$T/args.json"))"; fi
   local s
@@ -236,14 +238,21 @@ suite() {
   [[ -z $(psql_as postgres "$SUPER_PW" "$pgp" "select 1 from pg_database where datname='synapse'") ]] || fail "check mode created the database"
   mod "$DB" "$CONN"
   succeeds "database"
+  CREATED=$R
   ok '.changed == true and (.executed_queries[1] | contains("LC_COLLATE '"'C'"'")) and (.executed_queries[0] | contains("<scram-sha-256 verifier>"))' "database created, verifier not shown"
   [[ $(psql_as synapse "$SYNAPSE_PW" "$pgp" "select pg_encoding_to_char(encoding)||' '||datcollate||' '||datctype||' '||pg_get_userbyid(datdba) from pg_database where datname=current_database()" synapse) == "UTF8 C C synapse" ]] \
     || fail "synapse cannot log in with its password, or the database is not UTF8/C/C owned by synapse"
   [[ $(psql_as postgres "$SUPER_PW" "$pgp" "select left(rolpassword,14) from pg_authid where rolname='synapse'") == 'SCRAM-SHA-256$' ]] || fail "synapse's password is not a SCRAM verifier"
   mod "$DB" "$CONN"
   ok '.changed == false and .executed_queries == []' "database is idempotent (verifier kept)"
+  # Derived secrets too: the verifier the module computed (now in pg_authid) is in no output.
+  VERIFIER=$(psql_as postgres "$SUPER_PW" "$pgp" "select rolpassword from pg_authid where rolname='synapse'")
+  [[ $CREATED != *"${VERIFIER#SCRAM-SHA-256\$4096:}"* ]] || fail "the SCRAM verifier appears in the database result"
   mod "$(jq --arg pw "$SYNAPSE_PW2" '.db_owner_password = $pw' <<<"$DB")" "$CONN"
   ok '.changed == true and .executed_queries == ["ALTER ROLE synapse PASSWORD '"'<scram-sha-256 verifier>'"'"]' "a new password replaces the verifier"
+  VERIFIER2=$(psql_as postgres "$SUPER_PW" "$pgp" "select rolpassword from pg_authid where rolname='synapse'")
+  [[ $VERIFIER2 != "$VERIFIER" && $R != *"${VERIFIER2#SCRAM-SHA-256\$4096:}"* ]] || fail "the new verifier appears in the result (or was not replaced)"
+  PASS=$((PASS + 1))
   psql_as synapse "$SYNAPSE_PW2" "$pgp" 'select 1' synapse >/dev/null || fail "new password rejected"
   ! psql_as synapse "$SYNAPSE_PW" "$pgp" 'select 1' synapse >/dev/null 2>&1 || fail "old password still accepted"
   # Only verifiers travel: the clear password is nowhere on disk (data dirs, WAL, logs).
@@ -476,7 +485,7 @@ PLAY
   for phase in check first second; do
     local extra=()
     [[ $phase == check ]] && extra=(--check --diff --tags config)
-    out=$(ANSIBLE_COLLECTIONS_PATH=$T/collections ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+    out=$(MATRIXHA_TEST_NO_SCRUB=1 ANSIBLE_COLLECTIONS_PATH=$T/collections ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
       "$PWD/.venv/bin/ansible-playbook" -i localhost, -c local -e "$vars" -e "t_phase=$phase" -e "ansible_python_interpreter=$PWD/.venv/bin/python" -v "${extra[@]}" "$dir/play.yml" 2>&1) \
       || { echo "$out" | tail -n 40; fail "ansible-playbook ($phase) failed"; }
     if [[ -f $dir/patroni.pid && ${#PIDS[@]} -eq 0 ]]; then PIDS+=("$(cat "$dir/patroni.pid")"); fi

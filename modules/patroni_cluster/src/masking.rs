@@ -96,6 +96,7 @@ pub fn diff_texts(before: Option<&str>, want: &Value) -> (String, String) {
     let old: Option<Value> = before.and_then(|t| serde_yaml::from_str(t).ok());
     let before_text = match (before, &old) {
         (None, _) => String::new(),
+        (Some(text), _) if text.trim().is_empty() => text.to_owned(),
         (Some(text), Some(doc @ Value::Mapping(_))) => {
             // The first comment line (our header, or the previous owner's) is kept;
             // the rest is shown as parsed, so comments that might quote a secret are not.
@@ -193,5 +194,8 @@ mod tests {
         assert!(!b.contains("secret-pw-1"), "{b}");
         let (b, _) = diff_texts(Some("just-a-secret-string-pw\n"), &doc("scope: s\n"));
         assert!(!b.contains("just-a-secret"), "{b}");
+        let (b, a) = diff_texts(Some("\n"), &doc("scope: s\n"));
+        assert_eq!(b, "\n");
+        assert!(a.contains("scope: s"), "{a}");
     }
 }

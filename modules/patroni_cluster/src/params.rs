@@ -163,6 +163,8 @@ impl Params {
     /// Splits the task's arguments: `action` picks the type, the connection
     /// options go to [`Connection`], the rest must belong to that action.
     pub fn from_map(mut map: Map<String, Value>) -> Result<Params, ModuleError> {
+        // `null` means absent, as in parse_args (callers such as the CLI may pass it).
+        map.retain(|_, v| !v.is_null());
         let choices = Action::ALL.map(Action::name).join(", ");
         let action: Action = match map.remove("action") {
             None => {
