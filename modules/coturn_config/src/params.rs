@@ -145,13 +145,25 @@ pub struct ConfigParams {
     /// `external-ip`: a public address, or `public/private` when behind NAT.
     #[serde(default)]
     pub external_ip: Option<String>,
-    #[serde(default = "default_listening_port")]
+    #[serde(
+        default = "default_listening_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub listening_port: u16,
-    #[serde(default = "default_tls_listening_port")]
+    #[serde(
+        default = "default_tls_listening_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub tls_listening_port: u16,
-    #[serde(default = "default_min_port")]
+    #[serde(
+        default = "default_min_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub min_port: u16,
-    #[serde(default = "default_max_port")]
+    #[serde(
+        default = "default_max_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub max_port: u16,
     #[serde(default)]
     pub cert: Option<String>,
@@ -167,21 +179,27 @@ pub struct ConfigParams {
     #[serde(default)]
     pub client_subnets: Vec<String>,
     /// Also deny every private range (RFC 1918, RFC 6598, fc00::/7): for TURN facing the internet.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::boolean")]
     pub deny_private_ranges: bool,
     #[serde(default)]
     pub denied_peer_ips: Vec<String>,
     /// Allowed wins over denied in coturn.
     #[serde(default)]
     pub allowed_peer_ips: Vec<String>,
-    #[serde(default = "default_user_quota")]
+    #[serde(
+        default = "default_user_quota",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub user_quota: u32,
-    #[serde(default = "default_total_quota")]
+    #[serde(
+        default = "default_total_quota",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub total_quota: u32,
     /// `log-file`; without it coturn logs to syslog (the journal).
     #[serde(default)]
     pub log_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::boolean")]
     pub verbose: bool,
     /// coturn's version (`4.6.1`); detected with `turnserver --version` when absent.
     #[serde(default)]
@@ -196,7 +214,7 @@ pub struct ConfigParams {
     pub service: String,
     #[serde(default = "default_service_action")]
     pub service_action: ServiceAction,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::boolean")]
     pub backup: bool,
 }
 
@@ -405,6 +423,23 @@ pub(crate) mod tests {
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    /// INI inventories and `-e key=value` send numbers and booleans as text.
+    #[test]
+    fn numbers_and_booleans_may_arrive_as_strings() {
+        let c = config(r#","listening_port":"3479","verbose":"yes","user_quota":"12""#);
+        assert_eq!(
+            (c.listening_port, c.verbose, c.user_quota),
+            (3479, true, 12)
+        );
+        let msg = parse_err(&format!(
+            r#"{{"realm":"r","static_auth_secret":"{SECRET}","listening_ips":["10.0.5.11"],"listening_port":"http"}}"#
+        ));
+        assert!(
+            msg.starts_with("listening_port: expected a whole number"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn validation_names_the_parameter() {

@@ -17,7 +17,7 @@ pub struct Params {
     pub auth_file: String,
     /// Node addresses PgBouncer binds (DN-1: never 0.0.0.0 on a node that may hold the DB VIP).
     pub listen_addr: Vec<String>,
-    #[serde(default = "d_port")]
+    #[serde(default = "d_port", deserialize_with = "matrixha_module::lenient::int")]
     pub listen_port: u16,
     #[serde(default = "d_socket_dir")]
     pub unix_socket_dir: String,
@@ -40,27 +40,39 @@ pub struct Params {
     /// the caller applied them, so transaction pooling is a warning, not an error.
     #[serde(default, deserialize_with = "matrixha_module::lenient::boolean")]
     pub session_settings_per_role: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub default_pool_size: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::int")]
     pub min_pool_size: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub reserve_pool_size: Option<u32>,
-    #[serde(default = "d_reserve_timeout")]
+    #[serde(
+        default = "d_reserve_timeout",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub reserve_pool_timeout: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub max_client_conn: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub max_db_connections: Option<u32>,
     #[serde(default = "d_reset_query")]
     pub server_reset_query: String,
-    #[serde(default = "d_idle")]
+    #[serde(default = "d_idle", deserialize_with = "matrixha_module::lenient::int")]
     pub server_idle_timeout: u32,
-    #[serde(default = "d_lifetime")]
+    #[serde(
+        default = "d_lifetime",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub server_lifetime: u32,
-    #[serde(default = "d_connect_timeout")]
+    #[serde(
+        default = "d_connect_timeout",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub server_connect_timeout: u32,
-    #[serde(default = "d_query_wait")]
+    #[serde(
+        default = "d_query_wait",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub query_wait_timeout: u32,
     /// More `[pgbouncer]` settings, written as given.
     #[serde(default)]
@@ -79,7 +91,7 @@ pub struct Params {
     #[serde(default)]
     pub service_action: ServiceAction,
     /// `true`: PAUSE every database (maintenance); `false`: RESUME; absent: leave as is.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_bool")]
     pub paused: Option<bool>,
     #[serde(default = "d_owner")]
     pub owner: Option<String>,
@@ -144,17 +156,20 @@ pub struct User {
 pub struct Database {
     pub name: String,
     pub host: String,
-    #[serde(default = "d_pg_port")]
+    #[serde(
+        default = "d_pg_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub port: u16,
     #[serde(default)]
     pub dbname: Option<String>,
     #[serde(default)]
     pub pool_mode: Option<PoolMode>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub pool_size: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub reserve_pool: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub max_db_connections: Option<u32>,
 }
 
@@ -164,19 +179,26 @@ pub struct Database {
 pub struct Capacity {
     /// The `databases` entry Synapse connects to.
     pub synapse_database: String,
+    #[serde(deserialize_with = "matrixha_module::lenient::int")]
     pub synapse_processes: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub cp_min: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub cp_max: Option<u32>,
-    #[serde(default = "d_nodes")]
+    #[serde(
+        default = "d_nodes",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub db_nodes: u32,
-    #[serde(default = "d_nodes")]
+    #[serde(
+        default = "d_nodes",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub pgbouncer_nodes: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub tolerated_pgbouncer_failures: Option<u32>,
     /// PostgreSQL's `max_connections` (the Patroni setting); the plan must fit in it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub postgres_max_connections: Option<u32>,
     #[serde(default)]
     pub headroom: Headroom,
@@ -189,12 +211,15 @@ pub struct Admin {
     #[serde(default = "d_admin_host")]
     pub host: String,
     /// Default: `listen_port`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub port: Option<u16>,
     pub user: String,
     #[serde(default)]
     pub password: Option<Secret>,
-    #[serde(default = "d_timeout")]
+    #[serde(
+        default = "d_timeout",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub timeout: u64,
 }
 
@@ -202,7 +227,10 @@ pub struct Admin {
 #[serde(deny_unknown_fields)]
 pub struct VerifierSource {
     pub host: String,
-    #[serde(default = "d_pg_port")]
+    #[serde(
+        default = "d_pg_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub port: u16,
     #[serde(default = "d_superuser")]
     pub user: String,
@@ -210,7 +238,10 @@ pub struct VerifierSource {
     pub password: Option<Secret>,
     #[serde(default = "d_superuser")]
     pub dbname: String,
-    #[serde(default = "d_timeout")]
+    #[serde(
+        default = "d_timeout",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub timeout: u64,
 }
 
@@ -321,9 +352,13 @@ const MANAGED: &[&str] = &[
 /// Pool numbers after sizing: what gets written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pools {
+    #[serde(deserialize_with = "matrixha_module::lenient::int")]
     pub default_pool_size: u32,
+    #[serde(deserialize_with = "matrixha_module::lenient::int")]
     pub reserve_pool_size: u32,
+    #[serde(deserialize_with = "matrixha_module::lenient::int")]
     pub max_client_conn: u32,
+    #[serde(default, deserialize_with = "matrixha_module::lenient::opt_int")]
     pub max_db_connections: Option<u32>,
     pub plan: Option<PoolPlan>,
 }
@@ -682,6 +717,24 @@ mod tests {
 
     fn invalid(extra: serde_json::Value) -> ModuleError {
         params(extra).unwrap().validate().unwrap_err()
+    }
+
+    /// INI inventories and `-e key=value` send numbers and booleans as text.
+    #[test]
+    fn numbers_and_booleans_may_arrive_as_strings() {
+        let p = params(json!({"listen_port": "6433", "max_client_conn": "2000",
+                              "session_settings_per_role": "no"}))
+        .unwrap();
+        assert_eq!((p.listen_port, p.max_client_conn), (6433, Some(2000)));
+        assert!(!p.session_settings_per_role);
+        let msg = params(json!({"listen_port": "pgbouncer"}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("listen_port: expected a whole number"),
+            "{msg}"
+        );
+        assert!(!msg.contains("pgbouncer\""), "{msg}");
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub struct ProbeParams {
     #[serde(default = "default_probe_user")]
     pub user: String,
     /// Seconds the ephemeral credentials stay valid.
-    #[serde(default = "default_ttl")]
+    #[serde(
+        default = "default_ttl",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub ttl: u32,
     /// A literal username instead of `<now+ttl>:<user>`; for testing rejected credentials.
     #[serde(default)]
@@ -32,13 +35,22 @@ pub struct ProbeParams {
     /// PEM file of the CA that signed the TURN certificate; system roots when absent.
     #[serde(default)]
     pub ca_file: Option<String>,
-    #[serde(default = "yes")]
+    #[serde(
+        default = "yes",
+        deserialize_with = "matrixha_module::lenient::boolean"
+    )]
     pub validate_certs: bool,
     /// Seconds allowed for each target and transport.
-    #[serde(default = "default_timeout")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub timeout: u32,
     /// Fail the task when any check fails (the results are in the message).
-    #[serde(default = "yes")]
+    #[serde(
+        default = "yes",
+        deserialize_with = "matrixha_module::lenient::boolean"
+    )]
     pub fail_on_error: bool,
 }
 
@@ -47,9 +59,15 @@ pub struct ProbeParams {
 pub struct ProbeTarget {
     /// Address or name to connect to.
     pub host: String,
-    #[serde(default = "default_listening_port")]
+    #[serde(
+        default = "default_listening_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub port: u16,
-    #[serde(default = "default_tls_listening_port")]
+    #[serde(
+        default = "default_tls_listening_port",
+        deserialize_with = "matrixha_module::lenient::int"
+    )]
     pub tls_port: u16,
     /// Name the TLS certificate must carry; defaults to `host`.
     #[serde(default)]
