@@ -421,7 +421,11 @@ pub(crate) fn check_password(
         Some(s) if s.expose().chars().count() < pg_auth::MIN_PASSWORD_LEN => {
             Err(ModuleError::param(
                 name,
-                format!("is shorter than {} characters", pg_auth::MIN_PASSWORD_LEN),
+                format!(
+                    "is shorter than {} characters ({} given)",
+                    pg_auth::MIN_PASSWORD_LEN,
+                    s.expose().chars().count()
+                ),
                 "generate one with `matrixha secrets` or `openssl rand -hex 24`",
             ))
         }
