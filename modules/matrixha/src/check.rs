@@ -736,10 +736,18 @@ fn pools(c: &mut Ctx) {
         .get("matrix_synapse_database_cp_max")
         .and_then(Value::as_u64)
         .map(|n| n as u32);
+    // Unset and no MDAD vars: the role's own table for the scale
+    // (`pgbouncer_scale_processes[pgbouncer_scale]`, pgbouncer_scale defaulting
+    // to matrixha_scale, else large, as the role's defaults say).
+    let scale = hv
+        .str("pgbouncer_scale")
+        .or_else(|| hv.str("matrixha_scale"))
+        .unwrap_or_else(|| "large".into());
     let processes = hv
         .u32("pgbouncer_synapse_processes")
         .or(mdad_processes)
-        .unwrap_or(19);
+        .or_else(|| role_defaults::synapse_processes(&scale))
+        .unwrap_or_default();
     if let Some(p) = mdad_processes {
         if p != processes {
             c.err("pool-arithmetic", Some(&h), Some("pgbouncer_synapse_processes"), format!("PgBouncer is sized for {processes} Synapse processes but the MDAD variables run {p} (main + workers)"), format!("set pgbouncer_synapse_processes to {p}"));
@@ -861,7 +869,7 @@ fn turn(c: &mut Ctx) {
             let Some(list) = literal_list(c, x, var) else {
                 continue;
             };
-            let ips: Vec<IpAddr> = match typed::var(var, &Value::from(list)) {
+            let ips: Vec<IpAddr> = match typed::var_problem(var, &Value::from(list)) {
                 Ok(ips) => ips,
                 Err(e) => {
                     c.err(
@@ -1108,7 +1116,7 @@ fn secrets_rule(c: &mut Ctx) {
                     // A module would refuse it too (a Secret is a string); the
                     // message says what was found, never the value.
                     if secret_judge(&k).is_some() || secrets::spec(&k).is_some() {
-                        if let Err(e) = typed::var::<Secret>(&k, &other) {
+                        if let Err(e) = typed::var_problem::<Secret>(&k, &other) {
                             let origin = c.inv.origin(&h, &k);
                             c.err(
                                 "secret-type",
@@ -1318,5 +1326,27 @@ fn report_verdict(c: &mut Ctx, origin: Option<&str>, k: &str, v: Verdict) {
             format!("no role of {ver} reads this variable: Ansible ignores it silently"),
             if near.is_empty() { "remove it or correct the name (see MDAD's docs/configuring-playbook-*.md)".into() } else { format!("remove it or use an existing name, e.g. {}", near.join(", ")) },
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_operators;
+
+    #[test]
+    fn design_note_numbers_leave_module_messages() {
+        assert_eq!(
+            for_operators("breaks index builds (DN-4). Session mode"),
+            "breaks index builds. Session mode"
+        );
+        assert_eq!(
+            for_operators("use session (the pools are sized for it, DN-11); or"),
+            "use session (the pools are sized for it); or"
+        );
+        assert_eq!(for_operators("DN-1: bind the node"), "bind the node");
+        assert_eq!(
+            for_operators("see DN-14 and DN-x"),
+            "see design note 14 and DN-x"
+        );
     }
 }

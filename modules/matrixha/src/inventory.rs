@@ -29,7 +29,11 @@ pub const VAULT_HEADER: &str = "$ANSIBLE_VAULT";
 fn parse_yaml(path: &Path, text: &str) -> Result<Value> {
     serde_yaml::from_str(text).map_err(|e| {
         CliError::new(
-            format!("{}: not valid YAML: {e}", path.display()),
+            format!(
+                "{}: not valid YAML: {}",
+                path.display(),
+                crate::typed::yaml_error(&e)
+            ),
             "fix the syntax (ansible-inventory -i ... --list shows the same error)",
         )
     })

@@ -110,7 +110,8 @@ pub fn load(path: &Path) -> Result<IpPlan> {
     };
     // Syntax first, then types through the modules' deserializer, whose messages
     // describe a wrong value ("a string of 9 characters") instead of quoting it.
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| bad(crate::typed::yaml_error(&e)))?;
     let json = crate::typed::to_json(&doc).map_err(bad)?;
     matrixha_module::from_value(json).map_err(|e| bad(e.to_string()))
 }

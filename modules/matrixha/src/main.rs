@@ -107,7 +107,11 @@ fn run(opts: Opts) -> Result<ExitCode> {
                 let text = read_file(&p)?;
                 let m: serde_yaml::Mapping = serde_yaml::from_str(&text).map_err(|e| {
                     CliError::new(
-                        format!("{}: not valid YAML: {e}", p.display()),
+                        format!(
+                            "{}: not valid YAML: {}",
+                            p.display(),
+                            matrixha::typed::yaml_error(&e)
+                        ),
                         "fix the syntax",
                     )
                 })?;

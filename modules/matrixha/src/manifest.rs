@@ -61,12 +61,16 @@ pub enum Verdict {
 
 impl Manifest {
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
-        let raw: Raw = serde_json::from_str(text).map_err(|e| {
+        let bad = |e: String| {
             CliError::new(
                 format!("{origin}: not an MDAD manifest: {e}"),
                 "regenerate it with scripts/refresh-mdad-manifest.py",
             )
-        })?;
+        };
+        // Syntax from serde_json (its messages name a place, not a value), types
+        // through the modules' deserializer, which describes a wrong value.
+        let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let raw: Raw = matrixha_module::from_value(doc).map_err(|e| bad(e.to_string()))?;
         let mut banned = Vec::new();
         for p in raw.banned_patterns {
             let pat = Pattern::compile(&p).ok_or_else(|| {

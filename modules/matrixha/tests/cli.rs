@@ -598,3 +598,74 @@ fn init_refuses_plans_that_cannot_work() {
         assert!(text(&o).contains(want), "missing {want:?} in {}", text(&o));
     }
 }
+
+/// Issue 10: serde errors quoted the offending value (`invalid type: integer `1234…``),
+/// and a secret of the wrong type passed `check` silently.
+#[test]
+fn wrong_typed_secrets_are_described_never_quoted() {
+    let base = clean_large();
+    let inv0 = base.path().join("inv");
+    let secret = "Zq8vJ2pLw0xN4rT6yB1cD3eF5gH7kM9n";
+    let digits = "98765432109876543210987654321098765";
+    let cases = [
+        (
+            format!("patroni_restapi_password: [{secret}]\n"),
+            "error[secret-type] host patroni1: patroni_restapi_password: invalid type",
+            secret,
+        ),
+        (
+            format!("coturn_static_auth_secret: {{key: {secret}}}\n"),
+            "error[secret-type] host coturn1: coturn_static_auth_secret: invalid type",
+            secret,
+        ),
+        (
+            format!("patroni_restapi_password: {digits}\n"),
+            "not valid YAML: a value YAML cannot represent at line 1",
+            digits,
+        ),
+    ];
+    for (i, (body, want, value)) in cases.iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let inv = tmp.path().join("inv");
+        Command::new("cp")
+            .arg("-r")
+            .arg(&inv0)
+            .arg(&inv)
+            .status()
+            .unwrap();
+        let host = if body.starts_with("coturn") {
+            "coturn1"
+        } else {
+            "patroni1"
+        };
+        write(&inv, &format!("host_vars/{host}.yml"), body);
+        let o = run(&["check", "-i", inv.to_str().unwrap()]);
+        let t = text(&o);
+        assert_ne!(o.status.code(), Some(0), "case {i} passed:\n{t}");
+        assert!(t.contains(want), "case {i}: missing {want:?} in\n{t}");
+        assert!(!t.contains(value), "case {i}: the value was printed:\n{t}");
+    }
+    // The IP plan is read through the same deserializer.
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan.yml");
+    let t = std::fs::read_to_string(repo().join("inventories/examples/seed-ip-plan.yml")).unwrap();
+    assert!(t.contains("  db: 10.0.3.10\n"));
+    std::fs::write(
+        &plan,
+        t.replacen("  db: 10.0.3.10\n", &format!("  db: [{secret}]\n"), 1),
+    )
+    .unwrap();
+    let o = run(&[
+        "init",
+        "--scale",
+        "small",
+        "--ip-plan",
+        plan.to_str().unwrap(),
+        "--out",
+        tmp.path().join("i").to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("vips.db: invalid type"), "{t}");
+    assert!(!t.contains(secret), "{t}");
+}
