@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs `molecule test -s SCENARIO` against the lab image with the built collection:
-# starts Docker, builds the lab image when its recipe changed, installs
-# dist/matrixha-stack-*.tar.gz (built by `make collection` or test stage 25; built here
-# for x86_64 when missing) into a temporary collections path, and prints the time.
+# Runs `molecule test -s SCENARIO` against the lab image with the collection built from
+# this tree: starts Docker, builds the lab image when its recipe changed, builds the
+# collection for this machine's architecture (scripts/build-collection.sh: cargo's
+# incremental build, seconds when nothing changed; into target/dist-ARCH, not dist/),
+# installs exactly that tarball into a temporary collections path, and prints the time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scenario=${1:?usage: scripts/molecule-scenario.sh SCENARIO}
@@ -10,11 +11,7 @@ scenario=${1:?usage: scripts/molecule-scenario.sh SCENARIO}
 scripts/docker-up.sh
 lab/build-image.sh
 
-tarball=$(ls -t dist/matrixha-stack-*.tar.gz 2>/dev/null | head -n1 || true)
-if [[ -z $tarball ]]; then
-  MATRIXHA_TARGETS=x86_64 scripts/build-collection.sh
-  tarball=$(ls -t dist/matrixha-stack-*.tar.gz | head -n1)
-fi
+tarball=$(MATRIXHA_TARGETS=$(uname -m) MATRIXHA_DIST_DIR=target/dist-$(uname -m) scripts/build-collection.sh)
 collections=$(mktemp -d)
 trap 'rm -rf "$collections"' EXIT
 .venv/bin/ansible-galaxy collection install --force -p "$collections" "$tarball" >/dev/null

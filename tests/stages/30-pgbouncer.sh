@@ -11,7 +11,9 @@ cd "$(dirname "$0")/../.."
 pg_bin=/usr/lib/postgresql/15/bin
 [[ -x $pg_bin/initdb && -x /usr/sbin/pgbouncer ]] || {
   echo "30-pgbouncer: PostgreSQL 15 or PgBouncer missing: run scripts/deps.sh" >&2; exit 1; }
-ls dist/matrixha-stack-*.tar.gz >/dev/null 2>&1 || MATRIXHA_TARGETS=x86_64 scripts/build-collection.sh
+# The collection built from this tree, every time (cargo's incremental build: seconds when
+# nothing changed); only this machine's architecture, kept out of dist/.
+tarball=$(MATRIXHA_TARGETS=$(uname -m) MATRIXHA_DIST_DIR=target/dist-$(uname -m) scripts/build-collection.sh)
 
 as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -42,7 +44,7 @@ PGPASSWORD=$super_pw psql -X -q "host=127.0.0.1 port=$pg_port user=postgres dbna
   -c "CREATE ROLE synapse LOGIN PASSWORD '$synapse_pw'" -c "CREATE DATABASE synapse OWNER synapse"
 
 mkdir -p "$tmp/collections" "$tmp/play"
-.venv/bin/ansible-galaxy collection install --force -p "$tmp/collections" dist/matrixha-stack-*.tar.gz >"$tmp/galaxy.log" 2>&1 \
+.venv/bin/ansible-galaxy collection install --force -p "$tmp/collections" "$tarball" >"$tmp/galaxy.log" 2>&1 \
   || { cat "$tmp/galaxy.log"; exit 1; }
 owner=null
 [[ $(id -u) == 0 ]] && owner=postgres

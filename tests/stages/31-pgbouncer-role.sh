@@ -6,18 +6,16 @@
 # systemd), nothing listens on 0.0.0.0:6432 (DN-1), a SCRAM login through PgBouncer reaches
 # PostgreSQL (DN-3), the Synapse pool is in session mode (DN-4), and the large-scale default
 # against max_connections 100 fails naming the parameter (DN-11).
-# Uses the collection built by stage 25 (dist/); builds it when missing.
+# Builds the collection from this tree first (scripts/build-collection.sh, incremental).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 scripts/docker-up.sh >/dev/null
 lab/build-image.sh >/dev/null
 
-tarball=$(ls -t dist/matrixha-stack-*.tar.gz 2>/dev/null | head -n1 || true)
-if [[ -z $tarball ]]; then
-  MATRIXHA_TARGETS=x86_64 scripts/build-collection.sh
-  tarball=$(ls -t dist/matrixha-stack-*.tar.gz | head -n1)
-fi
+# The collection built from this tree, every time (cargo's incremental build: seconds when
+# nothing changed); only this machine's architecture, kept out of dist/.
+tarball=$(MATRIXHA_TARGETS=$(uname -m) MATRIXHA_DIST_DIR=target/dist-$(uname -m) scripts/build-collection.sh)
 
 name=mxpgb-$$
 net=mxpgb-net-$$

@@ -4,7 +4,7 @@
 # streaming replicas, one sync standby, VIP write on the primary, replica refuses
 # writes, switchover through the module moves the VIP's target) and one round of the
 # failover drill (hard kill, VIP holder kill, switchover; 0 acknowledged rows lost).
-# Uses the collection built by stage 25 (dist/); builds it when missing.
+# scripts/molecule-scenario.sh builds the collection from this tree first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/molecule-scenario.sh db

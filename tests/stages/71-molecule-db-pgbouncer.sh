@@ -4,7 +4,7 @@
 # idempotence, then verify that writes through every node's PgBouncer land on the leader,
 # and that after a Patroni failover (Patroni stopped on the leader) new sessions through
 # every PgBouncer reach the new primary with PgBouncer untouched. About 5.5 min here.
-# Uses the collection built by stage 25 (dist/); builds it when missing.
+# scripts/molecule-scenario.sh builds the collection from this tree first.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/molecule-scenario.sh db_pgbouncer
