@@ -9,9 +9,14 @@ use serde_yaml::Value;
 use std::path::Path;
 
 /// VRRP router ids of the seeds (000: front 51, DB 52, S3 53); unique per segment.
+/// The DB one is the db_vip role's default; front and S3 have no role yet.
 pub const FRONT_VRID: u32 = 51;
-pub const DB_VRID: u32 = 52;
 pub const S3_VRID: u32 = 53;
+
+fn db_vrid() -> u32 {
+    // A literal in the role's defaults (role_defaults tests every ROLE_NUMBERS entry).
+    crate::role_defaults::number("db_vip_virtual_router_id").unwrap_or_default()
+}
 
 pub fn synapse_processes(l: &Layout) -> u32 {
     1 + scale::workers(l.scale).values().sum::<u32>()
@@ -325,7 +330,7 @@ fn db_vip_yml(l: &Layout) -> String {
         .set_c(
             "Unique among the VRRP instances of this segment.",
             "db_vip_virtual_router_id",
-            DB_VRID,
+            db_vrid(),
         )
         .set(
             "db_vip_vrrp_auth_pass",

@@ -93,7 +93,8 @@ pub fn generate(inv: &Inventory, man: &Manifest) -> Result<Vec<(Option<String>, 
     )?;
     let db_port = first_var(inv, "db_vip", "db_vip_pgbouncer_port")
         .and_then(|h| h.u32("db_vip_pgbouncer_port"))
-        .unwrap_or(6432);
+        .or_else(|| crate::role_defaults::number("db_vip_pgbouncer_port"))
+        .unwrap_or_default();
     let pgb = inv
         .group_hosts("pgbouncer")
         .first()
@@ -332,16 +333,18 @@ pub fn generate(inv: &Inventory, man: &Manifest) -> Result<Vec<(Option<String>, 
     set(None, &format!("{p}store_synchronous"), Value::from(true));
 
     let turn_hosts = inv.group_hosts("coturn");
-    let (tp, tlsp) = turn_hosts
-        .first()
-        .map(|h| {
-            let c = HostVars::new(inv, h);
-            (
-                c.u32("coturn_listening_port").unwrap_or(3478),
-                c.u32("coturn_tls_listening_port").unwrap_or(5349),
-            )
-        })
-        .unwrap_or((3478, 5349));
+    // The inventory's ports, else the coturn role's defaults.
+    let turn_port = |var: &str| {
+        turn_hosts
+            .first()
+            .and_then(|h| HostVars::new(inv, h).u32(var))
+            .or_else(|| crate::role_defaults::number(var))
+            .unwrap_or_default()
+    };
+    let (tp, tlsp) = (
+        turn_port("coturn_listening_port"),
+        turn_port("coturn_tls_listening_port"),
+    );
     let mut uris = Vec::new();
     for h in &turn_hosts {
         let name = format!("{h}.{domain}");
