@@ -11,6 +11,7 @@ use crate::inventory::{plain_ref, HostVars, Inventory};
 use crate::manifest::Manifest;
 use crate::net::parse_ip;
 use crate::role_defaults;
+use crate::typed;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -81,6 +82,44 @@ pub const ROLE_NUMBERS: &[&str] = &[
 
 /// Boolean variables the rules read, defaulted the same way.
 pub const ROLE_FLAGS: &[&str] = &["db_vip_pgbouncer_enabled", "coturn_deny_private_ranges"];
+
+/// Every number variable the rules read besides [`ROLE_NUMBERS`]: the module that
+/// receives one reads it with `matrixha_module::lenient::int`, so a value that is
+/// not a whole number fails there and is an error here, not a silent default.
+const OTHER_NUMBERS: &[&str] = &[
+    "pgbouncer_synapse_processes",
+    "pgbouncer_default_pool_size",
+    "pgbouncer_reserve_pool_size",
+    "pgbouncer_max_client_conn",
+    "pgbouncer_tolerated_failures",
+    "pgbouncer_postgres_max_connections",
+    "patroni_max_connections",
+    "matrixha_object_store_port",
+    "matrixha_object_store_console_port",
+    "matrixha_object_store_parity",
+];
+
+/// A whole number as the modules read one (`8008` or `"8008"`).
+#[derive(serde::Deserialize)]
+struct Whole(#[serde(deserialize_with = "matrixha_module::lenient::int")] u64);
+
+fn number_types(c: &mut Ctx) {
+    for h in c.inv.hosts() {
+        for name in ROLE_NUMBERS.iter().chain(OTHER_NUMBERS) {
+            let Some(v) = c.h(&h).get(name) else {
+                continue;
+            };
+            // The roles' "" means unset (they pass `default(omit, true)`).
+            if v.as_str().is_some_and(str::is_empty) {
+                continue;
+            }
+            if let Err(e) = typed::var_problem::<Whole>(name, &v).map(|Whole(n)| n) {
+                let origin = c.inv.origin(&h, name);
+                c.err("type", Some(&origin), Some(name), e, "write a whole number");
+            }
+        }
+    }
+}
 
 /// The inventory's value, else the role default.
 fn num(hv: &HostVars, name: &str) -> Option<u32> {
@@ -246,6 +285,7 @@ pub fn check(inv: &Inventory, man: &Manifest) -> Vec<Finding> {
             );
         }
     }
+    number_types(&mut c);
     topology::quorum(&mut c);
     topology::object_store(&mut c);
     network::vips(&mut c);
