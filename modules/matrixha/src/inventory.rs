@@ -359,22 +359,16 @@ impl HostVars {
         }
     }
 
+    /// A whole number as the modules read it (matrixha_module::lenient).
     pub fn u32(&self, name: &str) -> Option<u32> {
-        match self.get(name)? {
-            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        }
+        crate::typed::whole(&self.get(name)?).and_then(|n| u32::try_from(n).ok())
     }
 
+    /// A boolean in Ansible's spellings (matrixha_module::lenient::parse_bool).
     pub fn bool(&self, name: &str) -> Option<bool> {
         match self.get(name)? {
             Value::Bool(b) => Some(b),
-            Value::String(s) => match s.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "on" | "1" => Some(true),
-                "false" | "no" | "off" | "0" => Some(false),
-                _ => None,
-            },
+            Value::String(s) => matrixha_module::lenient::parse_bool(&s),
             _ => None,
         }
     }

@@ -42,6 +42,16 @@ pub fn var<T: DeserializeOwned>(name: &str, v: &serde_yaml::Value) -> Result<T, 
         .ok_or_else(|| format!("{name}: the value could not be read"))
 }
 
+/// A whole number as the modules read one (`8008` or `"8008"`), through their one
+/// lenient parser (`matrixha_module::lenient::int`).
+#[derive(serde::Deserialize)]
+pub struct Whole(#[serde(deserialize_with = "matrixha_module::lenient::int")] pub u64);
+
+/// `v` as a whole number, if the modules would read it as one.
+pub fn whole(v: &serde_yaml::Value) -> Option<u64> {
+    var::<Whole>("value", v).ok().map(|Whole(n)| n)
+}
+
 /// [`var`]'s message without the leading `name: `, for a finding that names the variable itself.
 pub fn var_problem<T: DeserializeOwned>(name: &str, v: &serde_yaml::Value) -> Result<T, String> {
     var(name, v).map_err(|e| match e.strip_prefix(&format!("{name}: ")) {

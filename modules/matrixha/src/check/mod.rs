@@ -99,10 +99,6 @@ const OTHER_NUMBERS: &[&str] = &[
     "matrixha_object_store_parity",
 ];
 
-/// A whole number as the modules read one (`8008` or `"8008"`).
-#[derive(serde::Deserialize)]
-struct Whole(#[serde(deserialize_with = "matrixha_module::lenient::int")] u64);
-
 fn number_types(c: &mut Ctx) {
     for h in c.inv.hosts() {
         for name in ROLE_NUMBERS.iter().chain(OTHER_NUMBERS) {
@@ -113,7 +109,7 @@ fn number_types(c: &mut Ctx) {
             if v.as_str().is_some_and(str::is_empty) {
                 continue;
             }
-            if let Err(e) = typed::var_problem::<Whole>(name, &v).map(|Whole(n)| n) {
+            if let Err(e) = typed::var_problem::<typed::Whole>(name, &v).map(|typed::Whole(n)| n) {
                 let origin = c.inv.origin(&h, name);
                 c.err("type", Some(&origin), Some(name), e, "write a whole number");
             }
