@@ -102,11 +102,13 @@ pub fn generate(inv: &Inventory, man: &Manifest) -> Result<Vec<(Option<String>, 
     let cp_min = pgb
         .as_ref()
         .and_then(|h| h.u32("pgbouncer_synapse_cp_min"))
-        .unwrap_or(5);
+        .or_else(|| crate::role_defaults::number("pgbouncer_synapse_cp_min"))
+        .unwrap_or_default();
     let cp_max = pgb
         .as_ref()
         .and_then(|h| h.u32("pgbouncer_synapse_cp_max"))
-        .unwrap_or(10);
+        .or_else(|| crate::role_defaults::number("pgbouncer_synapse_cp_max"))
+        .unwrap_or_default();
     let traefik_port = hv.u32("matrixha_synapse_traefik_port").unwrap_or(81);
     let fed_port = hv.u32("matrixha_synapse_federation_port").unwrap_or(8449);
     let s3_port = hv.u32("matrixha_s3_vip_port").unwrap_or(9000);
