@@ -20,20 +20,13 @@ cd "$(dirname "$0")/.."
   exit 2
 }
 
-# The switchover goes through the real module: find the collection, else install the
-# built one (make collection) into .lab/collections.
+# The switchover goes through the real module, built from this tree (cargo's
+# incremental build: seconds when up to date) and installed into .lab/collections.
 ansible=${MATRIXHA_DRILL_ANSIBLE:-$PWD/.venv/bin/ansible}
-if ! ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-} "$PWD/.venv/bin/ansible-doc" -t module \
-  matrixha.stack.patroni_cluster >/dev/null 2>&1; then
-  tarball=$(ls -t dist/matrixha-stack-*.tar.gz 2>/dev/null | head -n1 || true)
-  if [[ -z $tarball ]]; then
-    echo "drill: matrixha.stack is not installed and dist/ has no build; run make collection" >&2
-    exit 2
-  fi
-  mkdir -p .lab/collections
-  .venv/bin/ansible-galaxy collection install --force -p .lab/collections "$tarball" >/dev/null
-  export ANSIBLE_COLLECTIONS_PATH=$PWD/.lab/collections
-fi
+tarball=$(MATRIXHA_TARGETS=$(uname -m) MATRIXHA_DIST_DIR=target/dist-$(uname -m) scripts/build-collection.sh)
+mkdir -p .lab/collections
+.venv/bin/ansible-galaxy collection install --force -p .lab/collections "$tarball" >/dev/null
+export ANSIBLE_COLLECTIONS_PATH=$PWD/.lab/collections
 export MATRIXHA_DRILL_ANSIBLE=$ansible
 
 # Against the lab (`make lab`): containers are named <lab_prefix>-<host>, and the

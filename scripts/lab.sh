@@ -22,8 +22,7 @@ case ${1:-} in
     # install it into .lab/collections for the site.yml runs.
     tiers=$(sed -n 's/^ *ansible.builtin.import_playbook: *//p' playbooks/site.yml)
     if [[ " $* " != *" --no-site "* ]] && (cd playbooks && grep -qs 'matrixha\.stack\.' $tiers); then
-      MATRIXHA_TARGETS=$(uname -m) scripts/build-collection.sh
-      tarball=$(ls -t dist/matrixha-stack-*.tar.gz | head -n1)
+      tarball=$(MATRIXHA_TARGETS=$(uname -m) MATRIXHA_DIST_DIR=target/dist-$(uname -m) scripts/build-collection.sh)
       rm -rf .lab/collections
       .venv/bin/ansible-galaxy collection install --force -p .lab/collections "$tarball" >/dev/null
       export ANSIBLE_COLLECTIONS_PATH="$PWD/.lab/collections"
