@@ -435,6 +435,16 @@ fn check_and_the_modules_reach_the_same_verdict_on_every_shared_rule() {
             Module::Patroni("config", "superuser_password"),
             Accept,
         ),
+        // One rule (pg_auth::check_password) also for non-ASCII: main's patroni_cluster
+        // accepted this superuser password while check refused it.
+        row(
+            "patroni1",
+            "patroni_superuser_password",
+            q(format!("{}ä", "x".repeat(30))),
+            SECRET_RULES,
+            Module::Patroni("config", "superuser_password"),
+            Error,
+        ),
         row(
             "patroni1",
             "patroni_replication_password",

@@ -405,8 +405,8 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// A password the module renders or turns into a verifier: long enough for
-/// production (one rule with the CLI, `pg_auth::MIN_PASSWORD_LEN`).
+/// A password the module renders or turns into a verifier: required here, and
+/// then the one PostgreSQL password rule (`pg_auth::check_password`, as the CLI).
 pub(crate) fn check_password(
     name: &str,
     pw: Option<&Secret>,
@@ -418,18 +418,7 @@ pub(crate) fn check_password(
             format!("is required for action {action}"),
             "pass it from Ansible Vault (no_log)",
         )),
-        Some(s) if s.expose().chars().count() < pg_auth::MIN_PASSWORD_LEN => {
-            Err(ModuleError::param(
-                name,
-                format!(
-                    "is shorter than {} characters ({} given)",
-                    pg_auth::MIN_PASSWORD_LEN,
-                    s.expose().chars().count()
-                ),
-                "generate one with `matrixha secrets` or `openssl rand -hex 24`",
-            ))
-        }
-        Some(_) => Ok(()),
+        Some(s) => pg_auth::check_password(name, s),
     }
 }
 

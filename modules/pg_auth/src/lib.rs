@@ -8,7 +8,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use matrixha_module::Secret;
+use matrixha_module::{ModuleError, Secret};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
@@ -57,6 +57,29 @@ fn salted_password(password: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
     let mut out = [0u8; 32];
     pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, iterations, &mut out);
     out
+}
+
+/// The one PostgreSQL password rule, for every module and `matrixha check`: at
+/// least [`MIN_PASSWORD_LEN`] characters (seed 004 §2.10) and printable ASCII
+/// (see [`password_is_supported`]). The message names `param`, says what was
+/// found and never quotes the password.
+pub fn check_password(param: &str, password: &Secret) -> Result<(), ModuleError> {
+    let n = password.expose().chars().count();
+    if n < MIN_PASSWORD_LEN {
+        return Err(ModuleError::param(
+            param,
+            format!("is shorter than {MIN_PASSWORD_LEN} characters ({n} given)"),
+            "generate one with `matrixha secrets` (40 random characters) and keep it in Ansible Vault",
+        ));
+    }
+    if !password_is_supported(password.expose()) {
+        return Err(ModuleError::param(
+            param,
+            "holds characters outside printable ASCII, which PostgreSQL's SASLprep would change before hashing",
+            "use letters, digits and ASCII punctuation (`matrixha secrets` does)",
+        ));
+    }
+    Ok(())
 }
 
 /// SASLprep (RFC 4013) is the identity on printable ASCII; PostgreSQL applies it

@@ -4,7 +4,6 @@ pub use crate::sizing::PoolMode;
 use crate::sizing::{self, Headroom, PoolPlan, ScaleProfile};
 use matrixha_module::file::{parse_mode, Ownership};
 use matrixha_module::{ModuleError, Secret};
-use pg_auth::{password_is_supported, MIN_PASSWORD_LEN};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -402,19 +401,6 @@ fn no_newline(param: &str, value: &str) -> Result<(), ModuleError> {
     Ok(())
 }
 
-/// pg_auth::MIN_PASSWORD_LEN: the one password-length rule (patroni_cluster and the CLI use it too).
-fn long_enough(param: &str, pw: &Secret) -> Result<(), ModuleError> {
-    let n = pw.expose().chars().count();
-    if n < MIN_PASSWORD_LEN {
-        return Err(ModuleError::param(
-            param,
-            format!("is shorter than {MIN_PASSWORD_LEN} characters ({n} given)"),
-            "use a vault value of at least that length (matrixha secrets generates them)",
-        ));
-    }
-    Ok(())
-}
-
 fn positive(param: &str, v: u32) -> Result<(), ModuleError> {
     if v == 0 {
         return Err(ModuleError::param(param, "is 0", "give a positive number"));
@@ -497,15 +483,7 @@ impl Params {
                     "list each user once",
                 ));
             }
-            if !password_is_supported(u.password.expose()) {
-                return Err(ModuleError::param(
-                    format!("users[{}].password", u.name),
-                    "is empty or holds characters outside printable ASCII",
-                    "use a printable-ASCII password (SASLprep of other characters is not implemented, \
-                     and a secret the server normalises differently would not log in)",
-                ));
-            }
-            long_enough(&format!("users[{}].password", u.name), &u.password)?;
+            pg_auth::check_password(&format!("users[{}].password", u.name), &u.password)?;
             if u.encryption == AuthType::Md5 && self.auth_type == AuthType::ScramSha256 {
                 return Err(ModuleError::param(
                     format!("users[{}].encryption", u.name),
@@ -525,7 +503,7 @@ impl Params {
         if let Some(a) = &self.admin {
             plain("admin.user", &a.user, "user name")?;
             if let Some(pw) = &a.password {
-                long_enough("admin.password", pw)?;
+                pg_auth::check_password("admin.password", pw)?;
             }
             if a.host.is_empty() {
                 return Err(ModuleError::param(
@@ -552,7 +530,7 @@ impl Params {
         if let Some(v) = &self.verifier_source {
             plain("verifier_source.host", &v.host, "host")?;
             if let Some(pw) = &v.password {
-                long_enough("verifier_source.password", pw)?;
+                pg_auth::check_password("verifier_source.password", pw)?;
             }
             plain("verifier_source.user", &v.user, "user name")?;
             plain("verifier_source.dbname", &v.dbname, "database name")?;
@@ -786,7 +764,7 @@ mod tests {
     #[test]
     fn short_passwords_are_refused_by_the_shared_length_rule() {
         let short = "short-pw-of-23-chars-xy";
-        assert_eq!(short.len(), MIN_PASSWORD_LEN - 1);
+        assert_eq!(short.len(), pg_auth::MIN_PASSWORD_LEN - 1);
         for (extra, param) in [
             (
                 json!({"users": [{"name": "synapse", "password": short}]}),

@@ -95,20 +95,20 @@ fn judge_secret(judge: SecretJudge, value: &str) -> Option<(&'static str, String
                 e.fix.unwrap_or_default(),
             ))
         }
-        SecretJudge::Postgres if n < pg_auth::MIN_PASSWORD_LEN => Some((
-            "secret-short",
-            format!(
-                "the secret is {n} characters long, under {}",
-                pg_auth::MIN_PASSWORD_LEN
-            ),
-            "generate a new one with `matrixha secrets` (40 random characters)".into(),
-        )),
-        SecretJudge::Postgres if !pg_auth::password_is_supported(value) => Some((
-            "secret-invalid",
-            "the password holds characters outside printable ASCII, which PostgreSQL's SASLprep would change before hashing".into(),
-            "use letters, digits and ASCII punctuation (`matrixha secrets` does)".into(),
-        )),
-        SecretJudge::Postgres => None,
+        SecretJudge::Postgres => {
+            // The modules' own rule (pg_auth::check_password): length, then printable ASCII.
+            let e = pg_auth::check_password("password", &Secret::new(value)).err()?;
+            let rule = if n < pg_auth::MIN_PASSWORD_LEN {
+                "secret-short"
+            } else {
+                "secret-invalid"
+            };
+            Some((
+                rule,
+                format!("the password {}", e.problem),
+                e.fix.unwrap_or_default(),
+            ))
+        }
     }
 }
 

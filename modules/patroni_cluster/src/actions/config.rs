@@ -613,7 +613,7 @@ pub(crate) mod tests {
             let msg = error(a);
             assert_eq!(
                 msg,
-                format!("{key}: is shorter than 24 characters (23 given). Fix: generate one with `matrixha secrets` or `openssl rand -hex 24`")
+                format!("{key}: is shorter than 24 characters (23 given). Fix: generate one with `matrixha secrets` (40 random characters) and keep it in Ansible Vault")
             );
             let mut a = config_args();
             a[key] = json!("x".repeat(pg_auth::MIN_PASSWORD_LEN));
