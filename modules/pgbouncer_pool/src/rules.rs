@@ -131,9 +131,74 @@ pub fn listen_addr_finding(listen_addr: &[String]) -> Option<Finding> {
     })
 }
 
+/// Issue 19: an in-flight query whose path lost a host must end within this
+/// many seconds after the writer VIP moved. A powered-off peer sends no FIN/RST,
+/// so only TCP keepalive (or the user timeout) ends such a connection.
+pub const DEAD_PEER_BOUND_SECS: u32 = 10;
+
+/// Default keepalive numbers every DB hop uses (libpq, HAProxy, PgBouncer,
+/// PostgreSQL): 5 s idle, 1 s between probes, 3 probes, 8000 ms user timeout.
+pub const KEEPALIVE_IDLE_SECS: u32 = 5;
+pub const KEEPALIVE_INTERVAL_SECS: u32 = 1;
+pub const KEEPALIVE_COUNT: u32 = 3;
+pub const TCP_USER_TIMEOUT_MS: u32 = 8000;
+
+/// Seconds from a peer's last packet until keepalive declares it dead:
+/// idle + interval x count (saturating, never panics on large inputs).
+pub fn dead_peer_detection_secs(idle: u32, interval: u32, count: u32) -> u32 {
+    idle.saturating_add(interval.saturating_mul(count))
+}
+
+/// Error when keepalive is off (a zero) or finds a dead peer later than the
+/// bound; the CLI names the inventory variables (matrixha_tcp_keepalive_*).
+pub fn keepalive_finding(idle: u32, interval: u32, count: u32) -> Option<Finding> {
+    if idle == 0 || interval == 0 || count == 0 {
+        return Some(Finding {
+            level: Level::Error,
+            problem:
+                "TCP keepalive idle, interval and count must all be at least 1: with a zero a \
+                      connection through a powered-off host hangs for the OS default (2 h)"
+                    .into(),
+            fix: "e.g. idle 5, interval 1, count 3".into(),
+        });
+    }
+    let secs = dead_peer_detection_secs(idle, interval, count);
+    (secs > DEAD_PEER_BOUND_SECS).then(|| Finding {
+        level: Level::Error,
+        problem: format!(
+            "TCP keepalive finds a dead peer after {secs} s (idle + interval x count), more than \
+             the {DEAD_PEER_BOUND_SECS} s an in-flight query may hang after a host loses power"
+        ),
+        fix: "lower idle, interval or count, e.g. idle 5, interval 1, count 3".into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalive_defaults_fit_the_bound_and_slow_or_off_settings_do_not() {
+        assert_eq!(dead_peer_detection_secs(5, 1, 3), 8);
+        assert_eq!(
+            keepalive_finding(
+                KEEPALIVE_IDLE_SECS,
+                KEEPALIVE_INTERVAL_SECS,
+                KEEPALIVE_COUNT
+            ),
+            None
+        );
+        assert!(u64::from(TCP_USER_TIMEOUT_MS) <= u64::from(DEAD_PEER_BOUND_SECS) * 1000);
+        assert_eq!(keepalive_finding(7, 1, 3), None);
+        let slow = keepalive_finding(7200, 75, 9).map(|f| (f.level, f.problem));
+        assert!(
+            matches!(&slow, Some((Level::Error, p)) if p.contains("7875 s")),
+            "{slow:?}"
+        );
+        assert!(keepalive_finding(8, 1, 3).is_some());
+        assert!(keepalive_finding(5, 0, 3).is_some());
+        assert_eq!(dead_peer_detection_secs(u32::MAX, u32::MAX, 2), u32::MAX);
+    }
 
     #[test]
     fn parse_accepts_pgbouncers_names_and_round_trips() {
