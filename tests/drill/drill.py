@@ -37,6 +37,7 @@ class Lab:
         self.vip = args.vip
         self.kill_cmd = args.kill_cmd
         self.start_cmd = args.start_cmd
+        self.fault = args.fault
 
     def container(self, host):
         return self.prefix + host
@@ -52,6 +53,15 @@ class Lab:
         return self.addr[host]
 
     def kill(self, host):
+        if not self.kill_cmd and self.fault == "power-cut":
+            # As lab/lab.py power_cut: drop every packet in the host's network
+            # namespace first, so its peers get no FIN/RST (issue 19), then kill.
+            pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", self.container(host)],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            for tool in ("iptables", "ip6tables"):
+                for chain in ("INPUT", "OUTPUT", "FORWARD"):
+                    subprocess.run(["nsenter", "-t", pid, "-n", tool, "-w", "-I", chain, "1", "-j", "DROP"],
+                                   check=True, capture_output=True)
         cmd = (shlex.split(self.kill_cmd) + [host]) if self.kill_cmd else ["docker", "kill", self.container(host)]
         subprocess.run(cmd, check=True, capture_output=True)
 
@@ -354,6 +364,9 @@ def main():
     ap.add_argument("--kill-cmd", default=env("MATRIXHA_DRILL_KILL_CMD", ""),
                     help="command + host that hard-kills a host (default: docker kill)")
     ap.add_argument("--start-cmd", default=env("MATRIXHA_DRILL_START_CMD", ""))
+    ap.add_argument("--fault", choices=("kill", "power-cut"), default=env("MATRIXHA_DRILL_FAULT", "kill"),
+                    help="how host scenarios lose a host: docker kill (peers get RST) or power-cut "
+                         "(packets dropped first, peers hear nothing; issue 19)")
     ap.add_argument("--vip", default=env("MATRIXHA_DRILL_VIP", "10.0.3.10"))
     ap.add_argument("--port", type=int, default=5432)
     ap.add_argument("--dbname", default=env("MATRIXHA_DRILL_DB", "synapse"))
@@ -402,7 +415,7 @@ def main():
             r.update({"round": rnd, "acked_rows": acked, "missing_acked_rows": missing})
             log(f"round {rnd} {s}: {acked} rows acknowledged, {missing} missing")
             results[s].append(r)
-            print("DRILL " + json.dumps({"scenario": s, **r}), flush=True)
+            print("DRILL " + json.dumps({"scenario": s, "fault": args.fault, **r}), flush=True)
 
     print("\n== drill summary ==")
     for s, key in (("hard_kill", "recovery_s"), ("vip_kill", "vip_move_s"), ("vip_kill", "recovery_s"),
