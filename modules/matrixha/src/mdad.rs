@@ -68,6 +68,20 @@ fn need(v: Option<String>, what: &str, fix: &str) -> Result<String> {
 }
 
 /// The generated variables, in output order, each with an optional comment.
+/// The dead-peer keepalive numbers: the inventory's `matrixha_tcp_keepalive_*`, else
+/// pgbouncer_pool's defaults (the roles default to the same numbers).
+pub fn keepalive(hv: &HostVars) -> (u32, u32, u32) {
+    use pgbouncer_pool::rules as r;
+    (
+        hv.u32("matrixha_tcp_keepalive_idle")
+            .unwrap_or(r::KEEPALIVE_IDLE_SECS),
+        hv.u32("matrixha_tcp_keepalive_interval")
+            .unwrap_or(r::KEEPALIVE_INTERVAL_SECS),
+        hv.u32("matrixha_tcp_keepalive_count")
+            .unwrap_or(r::KEEPALIVE_COUNT),
+    )
+}
+
 pub fn generate(inv: &Inventory, man: &Manifest) -> Result<Vec<(Option<String>, String, Value)>> {
     let host = synapse_host(inv)?;
     let hv = HostVars::new(inv, &host);
@@ -191,6 +205,25 @@ pub fn generate(inv: &Inventory, man: &Manifest) -> Result<Vec<(Option<String>, 
     );
     set(None, "matrix_synapse_database_host", Value::from(db_vip));
     set(None, "matrix_synapse_database_port", Value::from(db_port));
+    // libpq keepalives, so an in-flight query whose path lost a host (power cut: no
+    // FIN, no RST) ends instead of hanging for the OS's two hours; the same numbers
+    // as every other DB hop (matrixha_tcp_keepalive_*, pgbouncer_pool::rules).
+    let (idle, interval, count) = keepalive(&hv);
+    set(
+        None,
+        "matrix_synapse_database_keepalives_idle",
+        Value::from(idle),
+    );
+    set(
+        None,
+        "matrix_synapse_database_keepalives_interval",
+        Value::from(interval),
+    );
+    set(
+        None,
+        "matrix_synapse_database_keepalives_count",
+        Value::from(count),
+    );
     set(None, "matrix_synapse_database_user", Value::from("synapse"));
     set(
         None,

@@ -213,6 +213,15 @@ fn large_mdad_vars_hold_only_settable_variables() {
             .and_then(Value::as_u64),
         Some(6432)
     );
+    // libpq keepalives (issue 19): a half-open connection ends within the dead-peer bound.
+    for (k, want) in [("idle", 5), ("interval", 1), ("count", 3)] {
+        assert_eq!(
+            m.get(format!("matrix_synapse_database_keepalives_{k}").as_str())
+                .and_then(Value::as_u64),
+            Some(want),
+            "{k}"
+        );
+    }
 }
 
 #[test]
@@ -310,6 +319,7 @@ fn a_filled_in_plan_passes_and_each_broken_rule_names_its_problem() {
         ("pool-arithmetic max_connections", vec![("host_vars/patroni1.yml", "patroni_max_connections: 300\n")], None, "PostgreSQL max_connections 300 is less than the 338"),
         ("pool-arithmetic mdad workers", vec![("group_vars/matrix_servers/own.yml", "matrix_synapse_workers_sync_workers_count: 12\n")], None, "PgBouncer is sized for 19 Synapse processes but the MDAD variables run 23"),
         ("pool-arithmetic pgbouncer vs patroni", vec![("host_vars/patroni1.yml", "pgbouncer_postgres_max_connections: 400\n")], None, "PgBouncer checks its pools against max_connections 400 but PostgreSQL runs with patroni_max_connections 500"),
+        ("keepalive", vec![("host_vars/patroni1.yml", "matrixha_tcp_keepalive_idle: 30\n")], None, "error[keepalive] host patroni1: matrixha_tcp_keepalive_idle: TCP keepalive finds a dead peer after 33 s"),
         ("pool-mode", vec![("host_vars/patroni1.yml", "pgbouncer_pool_mode: transaction\n")], None, "error[pool-mode] patroni1: pgbouncer_pool_mode: transaction pooling"),
         ("turn-peers servers", vec![("host_vars/coturn1.yml", "coturn_server_subnets: [10.0.3.0/24]\n")], None, "TURN may relay to servers outside the denied subnets: backup (10.0.6.20)"),
         ("placeholder", vec![("host_vars/synapse.yml", "matrixha_front_tls_cert_src: CHANGE_TO_YOUR_CERT\n")], None, "error[placeholder] host synapse: matrixha_front_tls_cert_src: still holds the placeholder CHANGE_TO_YOUR_CERT"),

@@ -87,6 +87,10 @@ pub const ROLE_FLAGS: &[&str] = &["db_vip_pgbouncer_enabled", "coturn_deny_priva
 /// receives one reads it with `matrixha_module::lenient::int`, so a value that is
 /// not a whole number fails there and is an error here, not a silent default.
 const OTHER_NUMBERS: &[&str] = &[
+    "matrixha_tcp_keepalive_idle",
+    "matrixha_tcp_keepalive_interval",
+    "matrixha_tcp_keepalive_count",
+    "matrixha_tcp_user_timeout_ms",
     "pgbouncer_synapse_processes",
     "pgbouncer_default_pool_size",
     "pgbouncer_reserve_pool_size",
@@ -288,6 +292,7 @@ pub fn check(inv: &Inventory, man: &Manifest) -> Vec<Finding> {
     network::binds(&mut c);
     network::pg_hba(&mut c);
     pools::pools(&mut c);
+    pools::keepalive(&mut c);
     turn::turn(&mut c);
     secret_rules::placeholders(&mut c);
     secret_rules::secrets_rule(&mut c);

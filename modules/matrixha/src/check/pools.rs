@@ -38,6 +38,26 @@ pub(super) fn pool_finding(
     c.push(level, rule, Some(host), Some(var), f.problem, f.fix);
 }
 
+/// Dead-peer detection on every DB hop (issue 19): pgbouncer_pool's rule on the
+/// one set of numbers the roles and the MDAD vars use.
+pub(super) fn keepalive(c: &mut Ctx) {
+    for h in c.inv.hosts() {
+        let (idle, interval, count) = crate::mdad::keepalive(c.h(&h));
+        if let Some(f) = rules::keepalive_finding(idle, interval, count) {
+            let var = [
+                "matrixha_tcp_keepalive_idle",
+                "matrixha_tcp_keepalive_interval",
+                "matrixha_tcp_keepalive_count",
+            ]
+            .into_iter()
+            .find(|v| c.h(&h).get(v).is_some())
+            .unwrap_or("matrixha_tcp_keepalive_idle");
+            let origin = c.inv.origin(&h, var);
+            pool_finding(c, "keepalive", &origin, var, f);
+        }
+    }
+}
+
 pub(super) fn pools(c: &mut Ctx) {
     let pgb = c.group("pgbouncer");
     let Some(h) = pgb.first().cloned() else {
