@@ -12,7 +12,15 @@ for stage in tests/stages/*.sh; do
   if [[ -n $only && ! $name =~ $only ]]; then continue; fi
   echo "=== stage $name"
   start=$(date +%s)
-  bash "$stage"
+  log=$(mktemp)
+  if ! bash "$stage" 2>&1 | tee "$log"; then
+    # CI shows only the end of the output: repeat what failed, last.
+    echo "=== stage $name FAILED after $(( $(date +%s) - start )) s; its failure lines:"
+    grep -n -E 'fatal: |FAILED!|ERROR|Traceback|panicked|error(\[|:)|^FAIL|AssertionError' "$log" | tail -n 25 | cut -c1-600
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
   echo "=== stage $name passed in $(( $(date +%s) - start )) s"
 done
 echo "=== all stages passed in $(( $(date +%s) - total_start )) s"
