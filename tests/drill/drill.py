@@ -5,6 +5,17 @@ of acknowledged rows missing afterwards (must be 0).
 
 Scenarios per round: hard kill of the primary's host (docker kill), kill of the
 VIP holder, planned switchover through matrixha.stack.patroni_cluster.
+
+In-flight scenarios (issue 19): `inflight_vip_holder`, `inflight_primary`,
+`inflight_pgbouncer` each hold `SELECT pg_sleep(60)` open through VIP:6432
+(PgBouncer, Synapse's path) and through VIP:5432 (HAProxy straight to the
+primary), with the libpq keepalives Synapse gets, then lose (a) the VIP holder,
+(b) the primary, (c) the PgBouncer node that serves the 6432 query and is
+neither. Printed: when each query ended (result or error) after the fault and
+after the VIP moved, the bound (10 s after the VIP moved), whether the query
+still runs on the primary, and PgBouncer `SHOW SERVERS` 60 s later with the
+server connections opened before the fault whose path went through the lost
+host (stuck ones: must be none).
 Runs on the machine that runs the lab's containers; talks only to the lab's
 own addresses. Every wait is bounded.
 """
@@ -282,7 +293,7 @@ def scenario_hard_kill(args, lab, writer):
     t0 = time.monotonic()
     lab.kill(victim)
     t_dead = time.monotonic()
-    log(f"hard kill: docker kill {victim} (the primary{', also the etcd leader' if etcd_leader == victim else ''})"
+    log(f"hard kill: {args.fault} {victim} (the primary{', also the etcd leader' if etcd_leader == victim else ''})"
         f" took {t_dead - t0:.2f} s")
     back = wait(lambda: writer.first_ack_after(t_dead), args.timeout, 0.05)
     recovery = (back - t0) if back else None
@@ -309,7 +320,7 @@ def scenario_vip_kill(args, lab, writer):
     t0 = time.monotonic()
     lab.kill(holder)
     t_dead = time.monotonic()
-    log(f"VIP kill: docker kill {holder} (VIP holder{', also the primary' if was_leader else ''})")
+    log(f"VIP kill: {args.fault} {holder} (VIP holder{', also the primary' if was_leader else ''})")
     moved = wait(lambda: lab.vip_holder(), args.timeout, 0.1)
     vip_move = time.monotonic() - t0 if moved else None
     back = wait(lambda: writer.first_ack_after(t_dead), args.timeout, 0.05)
@@ -337,6 +348,245 @@ def scenario_switchover(args, lab, writer):
     wait(lambda: healthy(lab, len(lab.hosts)), args.timeout, 0.5)
     return {"from": leader, "to": res.get("candidate", candidate), "window_s": window,
             "module_elapsed_s": res.get("elapsed")}
+
+
+# --- In-flight queries (issue 19) --------------------------------------------------------
+
+BOUND_S = 10.0   # an in-flight query ends within this many seconds after the VIP moved
+
+
+class Inflight(threading.Thread):
+    """One long query held open through a path; records when and how it ended."""
+
+    def __init__(self, args, port, app, seconds):
+        super().__init__(daemon=True)
+        self.args, self.port, self.app, self.seconds = args, port, app, seconds
+        self.started = threading.Event()
+        self.ended_at = None
+        self.outcome = None
+        self.conn = None
+
+    def open(self):
+        # libpq settings as generated for Synapse (mdad-vars: keepalives idle/interval/count;
+        # the lab homeserver gets the same numbers) plus its TCP user timeout.
+        a = self.args
+        self.conn = psycopg2.connect(
+            host=a.vip, port=self.port, dbname=a.dbname, user=a.user, password=a.password,
+            connect_timeout=3, application_name=self.app, keepalives=1,
+            keepalives_idle=a.ka_idle, keepalives_interval=a.ka_interval, keepalives_count=a.ka_count,
+            tcp_user_timeout=a.tcp_user_timeout_ms)
+        self.conn.autocommit = True
+
+    def run(self):
+        try:
+            with self.conn.cursor() as cur:
+                self.started.set()
+                cur.execute("SELECT pg_sleep(%s)", (self.seconds,))
+            self.outcome = "result"
+        except Exception as e:  # the error class tells how it ended; its text may quote nothing secret
+            self.outcome = f"error: {type(e).__name__}: {str(e).strip().splitlines()[0][:120] if str(e).strip() else ''}"
+        self.ended_at = time.monotonic()
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+
+
+def admin(args, host, lab):
+    c = psycopg2.connect(host=lab.address(host), port=6432, dbname="pgbouncer", user=args.pgb_admin_user,
+                         password=args.pgb_admin_password, connect_timeout=2)
+    c.autocommit = True
+    return c
+
+
+def show(args, lab, host, what):
+    """SHOW <what> on a PgBouncer's admin console as a list of dicts (None if it does not answer)."""
+    # Not `with conn`: psycopg2 opens a transaction there, and the console knows no BEGIN.
+    try:
+        c = admin(args, host, lab)
+    except Exception:
+        return None
+    try:
+        with c.cursor() as cur:
+            cur.execute(f"SHOW {what}")
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+    except Exception:
+        return None
+    finally:
+        c.close()
+
+
+def warm(args, lab, host):
+    try:
+        c = psycopg2.connect(host=lab.address(host), port=6432, dbname=args.dbname, user=args.user,
+                             password=args.password, connect_timeout=3)
+        # Autocommit: a client that leaves inside a transaction makes PgBouncer close the
+        # server connection instead of pooling it.
+        c.autocommit = True
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT 1")
+        finally:
+            c.close()
+    except Exception as e:
+        raise SystemExit(f"drill: PgBouncer on {host} does not serve a session: {type(e).__name__}")
+
+
+def serving_pgbouncer(args, lab, app):
+    for h in args.pgbouncers:
+        for row in show(args, lab, h, "CLIENTS") or []:
+            if row.get("application_name") == app:
+                return h
+    return None
+
+
+def still_running_on_primary(args):
+    """Backends on the (new) primary still sleeping: PgBouncer does not pass application_name
+    on, so the query text identifies them (nothing else in the lab runs pg_sleep)."""
+    try:
+        with db(args) as c, c.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(%%' "
+                        "AND state = 'active' AND pid <> pg_backend_pid()")
+            return cur.fetchone()[0]
+    except Exception:
+        return None
+
+
+def separate_primary_from_vip(args, lab):
+    """Make the primary a host that does not hold the VIP (a switchover through the module
+    when they coincide), so losing one is not also losing the other."""
+    holder, primary = lab.vip_holder(), lab.leader()
+    if holder != primary:
+        return
+    c = lab.cluster() or {}
+    others = [m for m in c.get("members", []) if m.get("name") != holder and m.get("role") != "leader"]
+    others.sort(key=lambda m: m.get("role") != "sync_standby")
+    if not others:
+        raise SystemExit("drill: no replica to switch over to")
+    module_switchover(args, lab, others[0]["name"])
+    if not wait(lambda: lab.leader() == others[0]["name"] and healthy(lab, len(lab.hosts)), args.timeout, 0.5):
+        raise SystemExit(f"drill: the switchover to {others[0]['name']} did not settle")
+    log(f"inflight: primary moved to {others[0]['name']}, the VIP stays on {holder}")
+
+
+def scenario_inflight(args, lab, writer, target):
+    separate_primary_from_vip(args, lab)
+    holder, primary = lab.vip_holder(), lab.leader()
+    if not holder or not primary:
+        raise SystemExit(f"drill: no VIP holder ({holder}) or no primary ({primary}) before {target}")
+    tag = f"matrixha-inflight-{int(time.time())}"
+    # The 6432 query must run through the victim in case (c): open connections until one
+    # lands on a PgBouncer that is neither the VIP holder nor the primary (leastconn: a
+    # few tries), keeping the others open so leastconn moves on.
+    spare, q6432, serving = [], None, None
+    for i in range(8):
+        q = Inflight(args, 6432, f"{tag}-6432-{i}", args.inflight_seconds)
+        q.open()
+        serving = wait(lambda: serving_pgbouncer(args, lab, q.app), 5, 0.2)
+        if target != "pgbouncer" or serving not in (holder, primary, None):
+            q6432 = q
+            break
+        spare.append(q)
+    if q6432 is None:
+        raise SystemExit(f"drill: no query through VIP:6432 reached a PgBouncer other than {holder}/{primary}")
+    q5432 = Inflight(args, 5432, f"{tag}-5432", args.inflight_seconds)
+    q5432.open()
+    victim = {"vip_holder": holder, "primary": primary, "pgbouncer": serving}[target]
+    for q in (q6432, q5432):
+        q.start()
+        q.started.wait(5)
+    time.sleep(args.settle)
+    # Every other PgBouncer gets an idle server connection (a session through it directly,
+    # then back to its pool), so the check 60 s later has something to find: when the VIP
+    # holder or the primary is lost, each such connection crossed the lost host.
+    for h in args.pgbouncers:
+        if h != victim:
+            warm(args, lab, h)
+    before = {h: show(args, lab, h, "SERVERS") or [] for h in args.pgbouncers if h != victim}
+    crossed_before = sum(len(v) for v in before.values()) if target in ("vip_holder", "primary") else 0
+    t0 = time.monotonic()
+    lab.kill(victim)
+    log(f"inflight {target}: {args.fault} {victim} (VIP holder {holder}, primary {primary}, "
+        f"6432 query on PgBouncer {serving})")
+    moved_to = None
+    t_moved = t0
+    if victim == holder:
+        moved_to = wait(lambda: lab.vip_holder(), args.timeout, 0.1)
+        t_moved = time.monotonic()
+    # Which queries crossed the victim: all, but for a PgBouncer-only node the 5432 query
+    # (HAProxy straight to the primary) does not, and must go on untouched.
+    crossing = {"6432": q6432, "5432": q5432} if target != "pgbouncer" else {"6432": q6432}
+    ends = {}
+    for name, q in crossing.items():
+        q.join(args.inflight_seconds + 30)
+        ends[name] = None if q.ended_at is None else q.ended_at - t0
+    untouched = None
+    if target == "pgbouncer":
+        untouched = q5432.is_alive()
+        log(f"inflight {target}: query via VIP:5432 (its path does not cross {victim}) "
+            f"{'still running, as it should' if untouched else 'ended: ' + str(q5432.outcome)}")
+        try:
+            q5432.conn.cancel()
+        except Exception:
+            pass
+        q5432.join(10)
+    for q in spare:
+        try:
+            q.conn.close()
+        except Exception:
+            pass
+    vip_move = (t_moved - t0) if moved_to else None
+    after_move = {k: (None if v is None else v - (t_moved - t0)) for k, v in ends.items()}
+    for name, q in crossing.items():
+        log(f"inflight {target}: query via VIP:{name} ended {fmt(ends[name])} s after the fault"
+            f"{'' if vip_move is None else f' ({fmt(after_move[name])} s after the VIP moved)'}: {q.outcome}")
+    # 60 s later: what PgBouncer still holds, and whether the primary still runs the sleeps.
+    rest = max(0.0, 60.0 - (time.monotonic() - t0))
+    log(f"inflight {target}: SHOW SERVERS in {rest:.0f} s")
+    time.sleep(rest)
+    crossed = target in ("vip_holder", "primary")   # every pre-fault server connection crossed the victim
+    servers, stuck = {}, []
+    for h in args.pgbouncers:
+        if h == victim:
+            continue
+        rows = show(args, lab, h, "SERVERS")
+        servers[h] = [{k: str(r.get(k)) for k in ("state", "addr", "port", "connect_time", "request_time", "ptr")}
+                      for r in (rows or [])]
+        # ptr is a memory address PgBouncer may reuse: a connection is the same one only
+        # with the same connect_time too.
+        old = {(r.get("ptr"), str(r.get("connect_time"))) for r in before.get(h, [])}
+        if rows is None:
+            stuck.append(f"{h}: the admin console did not answer")
+        elif crossed:
+            stuck += [f"{h}:{r.get('addr')}:{r.get('port')} since {r.get('connect_time')}" for r in (rows or [])
+                      if (r.get("ptr"), str(r.get("connect_time"))) in old]
+        log(f"inflight {target}: {h} SHOW SERVERS: " + (
+            "no answer" if rows is None else
+            (", ".join(f"{r['state']} {r['addr']}:{r['port']} since {r['connect_time']}" for r in servers[h])
+             or "no server connections")))
+    running = still_running_on_primary(args)
+    log(f"inflight {target}: of {crossed_before} server connections on the lost path before the fault, "
+        f"{len(stuck)} are still held (stuck); "
+        f"{running} of the drill's sleeps still running on the primary")
+    lab.start(victim)
+    wait(lambda: healthy(lab, len(lab.hosts)) and member_role(lab, victim) is not None, args.timeout, 0.5)
+    ok = (all(v is not None and v <= BOUND_S for v in after_move.values()) and not stuck and running == 0
+          and untouched is not False)
+    return {"target": target, "victim": victim, "vip_holder": holder, "primary": primary,
+            "pgbouncer": serving, "vip_move_s": vip_move, "end_after_fault_s": ends,
+            "end_after_vip_move_s": after_move, "outcomes": {k: q.outcome for k, q in crossing.items()},
+            "bound_s": BOUND_S, "untouched_5432": untouched, "crossed_server_connections": crossed_before,
+            "stuck_server_connections": stuck, "sleeps_running_on_primary": running,
+            "servers_60s": servers, "within_bound": ok}
+
+
+SCENARIOS = {
+    "hard_kill": scenario_hard_kill, "vip_kill": scenario_vip_kill, "switchover": scenario_switchover,
+    "inflight_vip_holder": lambda a, l, w: scenario_inflight(a, l, w, "vip_holder"),
+    "inflight_primary": lambda a, l, w: scenario_inflight(a, l, w, "primary"),
+    "inflight_pgbouncer": lambda a, l, w: scenario_inflight(a, l, w, "pgbouncer"),
+}
 
 
 def fmt(v):
@@ -373,6 +623,17 @@ def main():
     ap.add_argument("--user", default=env("MATRIXHA_DRILL_USER", "synapse"))
     ap.add_argument("--api-user", default=env("MATRIXHA_DRILL_API_USER", "patroni"))
     ap.add_argument("--ansible", default=env("MATRIXHA_DRILL_ANSIBLE", "ansible"))
+    ap.add_argument("--pgbouncers", default=env("MATRIXHA_DRILL_PGBOUNCERS", ""),
+                    help="PgBouncer hosts (default: --hosts)")
+    ap.add_argument("--pgb-admin-user", default=env("MATRIXHA_DRILL_PGB_ADMIN_USER", "pgbouncer_admin"))
+    # Client keepalives for the in-flight queries: the numbers Synapse gets (matrixha_tcp_*).
+    ap.add_argument("--ka-idle", type=int, default=int(env("MATRIXHA_DRILL_KA_IDLE", "5")))
+    ap.add_argument("--ka-interval", type=int, default=int(env("MATRIXHA_DRILL_KA_INTERVAL", "1")))
+    ap.add_argument("--ka-count", type=int, default=int(env("MATRIXHA_DRILL_KA_COUNT", "3")))
+    ap.add_argument("--tcp-user-timeout-ms", type=int, default=int(env("MATRIXHA_DRILL_TCP_USER_TIMEOUT_MS", "8000")))
+    # Longer than the 60 s after which SHOW SERVERS and pg_stat_activity are read, so a
+    # sleep still running then was not cancelled.
+    ap.add_argument("--inflight-seconds", type=int, default=150, help="pg_sleep of the in-flight queries")
     ap.add_argument("--interval", type=float, default=0.01, help="seconds between commits")
     ap.add_argument("--settle", type=float, default=2.0, help="seconds of steady writes before a fault")
     ap.add_argument("--timeout", type=float, default=120.0, help="bound on every wait")
@@ -380,12 +641,20 @@ def main():
     args.hosts = args.hosts.split(",")
     args.vip_holders = args.vip_holders.split(",")
     args.addresses = args.addresses.split(",") if args.addresses else []
+    args.pgbouncers = args.pgbouncers.split(",") if args.pgbouncers else list(args.hosts)
+    args.pgb_admin_password = env("MATRIXHA_DRILL_PGB_ADMIN_PASSWORD")
     args.password = env("MATRIXHA_DRILL_DB_PASSWORD")
     args.api_password = env("MATRIXHA_DRILL_API_PASSWORD")
     if not args.password or not args.api_password:
         raise SystemExit("drill: set MATRIXHA_DRILL_DB_PASSWORD (the Synapse role's) and "
                          "MATRIXHA_DRILL_API_PASSWORD (patroni_restapi_password)")
     scenarios = args.scenarios.split(",")
+    if any(x.startswith("inflight_") for x in scenarios) and not args.pgb_admin_password:
+        raise SystemExit("drill: the inflight scenarios read PgBouncer's admin console: set "
+                         "MATRIXHA_DRILL_PGB_ADMIN_PASSWORD (pgbouncer_admin_password)")
+    unknown = [x for x in scenarios if x not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"drill: unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
     lab = Lab(args)
 
     if not wait(lambda: healthy(lab, len(lab.hosts)), 60, 0.5):
@@ -405,8 +674,7 @@ def main():
             writer.start()
             if not wait(lambda: writer.ids(), 15, 0.05):
                 raise SystemExit("drill: the writer cannot commit through the VIP")
-            r = {"hard_kill": scenario_hard_kill, "vip_kill": scenario_vip_kill,
-                 "switchover": scenario_switchover}[s](args, lab, writer)
+            r = SCENARIOS[s](args, lab, writer)
             time.sleep(1)
             writer.stop_flag.set()
             writer.join(10)
@@ -433,8 +701,21 @@ def main():
     rejoined = [r for r in results.get("hard_kill", [])]
     if rejoined:
         print(f"hard_kill  old primary back as replica: {sum(1 for r in rejoined if r['rejoined_role'] in ('replica', 'sync_standby'))}/{len(rejoined)}")
+    for s in [x for x in scenarios if x.startswith("inflight_")]:
+        for r in results[s]:
+            e, m = r["end_after_fault_s"], r["end_after_vip_move_s"]
+            ends = ", ".join(f"{k} {fmt(v)} s" for k, v in e.items())
+            moved = ", ".join(f"{k} {fmt(v)} s" for k, v in m.items())
+            extra = "" if r["untouched_5432"] is None else f"; 5432 untouched: {r['untouched_5432']}"
+            print(f"{s:20s} fault={args.fault} victim={r['victim']} query end after fault: {ends}; "
+                  f"after VIP move: {moved} (bound {BOUND_S:.0f} s){extra}; "
+                  f"server connections on the lost path {r['crossed_server_connections']}, stuck 60 s later "
+                  f"{len(r['stuck_server_connections'])}; "
+                  f"sleeps left on primary {r['sleeps_running_on_primary']}; "
+                  f"{'within bound' if r['within_bound'] else 'NOT within bound'}")
     print(f"acknowledged rows missing: {lost_total}")
     failed = (lost_total > 0
+              or any(not r["within_bound"] for x in scenarios if x.startswith("inflight_") for r in results[x])
               or any(r.get("recovery_s") is None for rs in results.values() for r in rs if "recovery_s" in r)
               or any(r["rejoined_role"] not in ("replica", "sync_standby") for r in results.get("hard_kill", [])))
     sys.exit(1 if failed else 0)
