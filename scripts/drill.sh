@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Failover drill for the database tier (`make drill`): a writer commits numbered rows
 # through the writer VIP while (1) the primary's host is hard-killed, (2) the VIP holder
-# is killed, (3) a planned switchover runs through matrixha.stack.patroni_cluster.
+# is killed, (3) the VIP holder loses only its path to the primary (vip_cut: the VIP must
+# move to a holder whose HAProxy sees the primary), (4) a planned switchover runs
+# through matrixha.stack.patroni_cluster.
 # Prints recovery times, p50/p95 over rounds, and acknowledged rows missing (must be 0).
 #
 # Each fault kind runs in turn (MATRIXHA_DRILL_FAULTS, default "kill power-cut"): `kill`
@@ -12,7 +14,7 @@
 # lost (inflight_*), and prints when each query ended and PgBouncer SHOW SERVERS 60 s later.
 #
 #   scripts/drill.sh [--rounds N] [--scenarios LIST]   (LIST overrides both defaults)
-#   MATRIXHA_DRILL_SCENARIOS_KILL        default hard_kill,vip_kill,switchover
+#   MATRIXHA_DRILL_SCENARIOS_KILL        default hard_kill,vip_kill,vip_cut,switchover
 #   MATRIXHA_DRILL_SCENARIOS_POWER_CUT   default hard_kill,vip_kill + the inflight_* three
 #                                        when the inventory has PgBouncer hosts
 #
@@ -59,7 +61,7 @@ start=$(date +%s)
 status=0
 for fault in ${MATRIXHA_DRILL_FAULTS:-kill power-cut}; do
   case $fault in
-    kill) scenarios=${MATRIXHA_DRILL_SCENARIOS_KILL:-hard_kill,vip_kill,switchover} ;;
+    kill) scenarios=${MATRIXHA_DRILL_SCENARIOS_KILL:-hard_kill,vip_kill,vip_cut,switchover} ;;
     power-cut) scenarios=${MATRIXHA_DRILL_SCENARIOS_POWER_CUT:-hard_kill,vip_kill$inflight} ;;
     *) echo "drill: unknown fault '$fault' in MATRIXHA_DRILL_FAULTS (kill, power-cut)" >&2; exit 2 ;;
   esac

@@ -16,7 +16,7 @@ for stage in tests/stages/*.sh; do
   if ! bash "$stage" 2>&1 | tee "$log"; then
     # CI shows only the end of the output: repeat what failed, last.
     echo "=== stage $name FAILED after $(( $(date +%s) - start )) s; its failure lines:"
-    grep -n -E 'fatal: |FAILED!|ERROR|Traceback|panicked|error(\[|:)|^FAIL|AssertionError' "$log" | tail -n 25 | cut -c1-600
+    grep -n -E 'fatal: |FAILED!|ERROR|Traceback|panicked|error(\[|:)|^FAIL|AssertionError|Failed: |violation' "$log" | tail -n 25 | cut -c1-600
     rm -f "$log"
     exit 1
   fi

@@ -4,7 +4,9 @@ the writer VIP while faults are injected; prints recovery times and the number
 of acknowledged rows missing afterwards (must be 0).
 
 Scenarios per round: hard kill of the primary's host (docker kill), kill of the
-VIP holder, planned switchover through matrixha.stack.patroni_cluster.
+VIP holder, the VIP holder cut from the primary only (vip_cut: the VIP must move
+to a holder whose HAProxy sees the primary), planned switchover through
+matrixha.stack.patroni_cluster.
 
 In-flight scenarios (issue 19): `inflight_vip_holder`, `inflight_primary`,
 `inflight_pgbouncer` each hold `SELECT pg_sleep(60)` open through VIP:6432
@@ -332,6 +334,54 @@ def scenario_vip_kill(args, lab, writer):
             "recovery_s": recovery, "new_holder": moved, "others": others}
 
 
+def netns(lab, host, *rule):
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", lab.container(host)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["nsenter", "-t", pid, "-n", "iptables", "-w", *rule], check=True, capture_output=True)
+
+
+def scenario_vip_cut(args, lab, writer, proxy_only=False):
+    """The VIP holder loses only its path to the primary (packets to PostgreSQL and the
+    Patroni API dropped) while everything else still reaches both: the VIP must move to
+    a holder that sees the primary, and writes resume within the VIP move time (issue 11)."""
+    separate_primary_from_vip(args, lab)
+    holder, primary = lab.vip_holder(), lab.leader()
+    # The cut also stops the holder's own replication: when it is the synchronous standby,
+    # commits wait until Patroni names another one (up to loop_wait), whichever VIP serves.
+    holder_sync = member_role(lab, holder) == "sync_standby"
+    # vip_cut_proxy: only HAProxy's packets (replication goes on), which shows the VIP's
+    # own part of the recovery without the sync-standby switch.
+    # The container's uid, not this machine's user of that name (nsenter -n keeps our users).
+    uid = subprocess.run(["docker", "exec", lab.container(holder), "id", "-u", "haproxy"],
+                         capture_output=True, text=True, check=True).stdout.strip() if proxy_only else ""
+    owner = ["-m", "owner", "--uid-owner", uid] if proxy_only else []
+    rule = ["OUTPUT", "-d", lab.address(primary), "-p", "tcp", "-m", "multiport",
+            "--dports", "5432,8008", *owner, "-j", "DROP"]
+    time.sleep(args.settle)
+    netns(lab, holder, "-I", *rule)
+    t0 = time.monotonic()   # the rule is in place: rows sent from now on cross the cut
+    log(f"VIP cut: {holder} (VIP holder{', the sync standby' if holder_sync else ''}) no longer reaches "
+        f"{primary}'s PostgreSQL and API{' (its HAProxy only)' if proxy_only else ''}")
+    try:
+        moved = wait(lambda: (lambda h: h if h and h != holder else None)(lab.vip_holder()), args.timeout, 0.1)
+        vip_move = time.monotonic() - t0 if moved else None
+        back = wait(lambda: writer.first_ack_after(t0), args.timeout, 0.05)
+        recovery = (back - t0) if back else None
+        window = writer.max_gap(writer.last_ack_before(t0) or t0, time.monotonic())
+        time.sleep(args.cut_seconds)
+    finally:
+        netns(lab, holder, "-D", *rule)
+    # Healed: with nopreempt the VIP stays where it went (no flap back).
+    time.sleep(5)
+    after = lab.vip_holder()
+    log(f"VIP cut: VIP on {moved} after {fmt(vip_move)} s; writes succeed again after {fmt(recovery)} s "
+        f"(longest gap between commits {fmt(window)} s); {args.cut_seconds:.0f} s later healed, VIP on {after}")
+    return {"victim": holder, "cut": "haproxy only" if proxy_only else "all packets",
+            "victim_was_sync_standby": holder_sync, "primary": primary, "vip_move_s": vip_move,
+            "recovery_s": recovery, "window_s": window,
+            "new_holder": moved, "holder_after_heal": after, "stayed": after == moved}
+
+
 def scenario_switchover(args, lab, writer):
     c = lab.cluster() or {}
     sync = [m["name"] for m in c.get("members", []) if m.get("role") == "sync_standby"]
@@ -582,7 +632,9 @@ def scenario_inflight(args, lab, writer, target):
 
 
 SCENARIOS = {
-    "hard_kill": scenario_hard_kill, "vip_kill": scenario_vip_kill, "switchover": scenario_switchover,
+    "hard_kill": scenario_hard_kill, "vip_kill": scenario_vip_kill, "vip_cut": scenario_vip_cut,
+    "vip_cut_proxy": lambda a, l, w: scenario_vip_cut(a, l, w, proxy_only=True),
+    "switchover": scenario_switchover,
     "inflight_vip_holder": lambda a, l, w: scenario_inflight(a, l, w, "vip_holder"),
     "inflight_primary": lambda a, l, w: scenario_inflight(a, l, w, "primary"),
     "inflight_pgbouncer": lambda a, l, w: scenario_inflight(a, l, w, "pgbouncer"),
@@ -634,6 +686,7 @@ def main():
     # Longer than the 60 s after which SHOW SERVERS and pg_stat_activity are read, so a
     # sleep still running then was not cancelled.
     ap.add_argument("--inflight-seconds", type=int, default=150, help="pg_sleep of the in-flight queries")
+    ap.add_argument("--cut-seconds", type=float, default=20.0, help="how long vip_cut keeps the path cut")
     ap.add_argument("--interval", type=float, default=0.01, help="seconds between commits")
     ap.add_argument("--settle", type=float, default=2.0, help="seconds of steady writes before a fault")
     ap.add_argument("--timeout", type=float, default=120.0, help="bound on every wait")
@@ -687,10 +740,13 @@ def main():
 
     print("\n== drill summary ==")
     for s, key in (("hard_kill", "recovery_s"), ("vip_kill", "vip_move_s"), ("vip_kill", "recovery_s"),
+                   ("vip_cut", "vip_move_s"), ("vip_cut", "recovery_s"), ("vip_cut", "window_s"),
+                   ("vip_cut_proxy", "vip_move_s"), ("vip_cut_proxy", "recovery_s"),
+                   ("vip_cut_proxy", "window_s"),
                    ("switchover", "window_s")):
         vals = [r[key] for r in results.get(s, []) if r.get(key) is not None]
         if s in results and results[s]:
-            print(f"{s:10s} {key:12s} n={len(vals)} p50={fmt(pct(vals, 50))} s p95={fmt(pct(vals, 95))} s "
+            print(f"{s:13s} {key:12s} n={len(vals)} p50={fmt(pct(vals, 50))} s p95={fmt(pct(vals, 95))} s "
                   f"max={fmt(max(vals) if vals else None)} s  values={[round(v, 2) for v in vals]}")
     for flag in (True, False):
         vals = [r["recovery_s"] for r in results.get("hard_kill", [])
@@ -717,7 +773,8 @@ def main():
     failed = (lost_total > 0
               or any(not r["within_bound"] for x in scenarios if x.startswith("inflight_") for r in results[x])
               or any(r.get("recovery_s") is None for rs in results.values() for r in rs if "recovery_s" in r)
-              or any(r["rejoined_role"] not in ("replica", "sync_standby") for r in results.get("hard_kill", [])))
+              or any(r["rejoined_role"] not in ("replica", "sync_standby") for r in results.get("hard_kill", []))
+              or any(not r["stayed"] for x in ("vip_cut", "vip_cut_proxy") for r in results.get(x, [])))
     sys.exit(1 if failed else 0)
 
 
