@@ -8,6 +8,8 @@ password read from a file (never on a command line). Every loop ends at a deadli
   verify-redis [...] subscriber HOST PORT CHANNEL SECONDS LOG         SUBSCRIBE, resubscribe when lost
   verify-redis [...] publish-until HOST PORT CHANNEL LOG TIMEOUT      PUBLISH until LOG shows the message
   verify-redis recovery LOG SINCE [WORD]                              seconds from SINCE to the first WORD line
+  verify-redis last LOG SINCE [WORD]                                  seconds from SINCE to the last WORD line
+  verify-redis longest-gap LOG SINCE                                  longest time between two OK lines after SINCE
   verify-redis haproxy-stat SOCKET                                    "server status check" lines
 """
 import argparse
@@ -158,6 +160,34 @@ def recovery(path, since, word="OK"):
     return 1
 
 
+def last(path, since, word="OK"):
+    """Seconds from SINCE to the last LOG line starting with WORD (-1: none after SINCE)."""
+    since = float(since)
+    found = -1.0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            t, status = line.rstrip("\n").split(" ", 1)
+            if float(t) >= since and status.startswith(word):
+                found = float(t) - since
+    print(f"{found:.2f}")
+    return 0
+
+
+def longest_gap(path, since):
+    """The longest run of failed writes after SINCE: seconds between the OKs around it."""
+    since = float(since)
+    prev_ok, gap = since, 0.0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            t, status = line.rstrip("\n").split(" ", 1)
+            t = float(t)
+            if t >= since and status.startswith("OK"):
+                gap = max(gap, t - prev_ok)
+                prev_ok = t
+    print(f"{gap:.2f}")
+    return 0
+
+
 def haproxy_stat(sock):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(2)
@@ -195,6 +225,10 @@ def main():
         return publish_until(o, *a)
     if o.mode == "recovery":
         return recovery(*a)
+    if o.mode == "last":
+        return last(*a)
+    if o.mode == "longest-gap":
+        return longest_gap(*a)
     if o.mode == "haproxy-stat":
         return haproxy_stat(*a) or 0
     p.error(f"unknown mode {o.mode}")
